@@ -1,0 +1,118 @@
+/* cfgdb: backend selection and batches (see cfgdb.h). */
+#include "cfgdb.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mem.h"
+
+static MEM_TYPE(mem_type_batch, "cfgdb_batch");
+
+int
+cfgdb_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *err,
+           size_t errlen)
+{
+    static const struct cfgdb_class *const classes[] = { &cfgdb_sqlite_class };
+    const char *colon = strchr(spec, ':');
+    if (colon) {
+        for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
+            size_t n = strlen(classes[i]->name);
+            if ((size_t) (colon - spec) == n && !strncmp(spec, classes[i]->name, n)) {
+                return classes[i]->open(base, colon + 1, dbp, err, errlen);
+            }
+        }
+        if (!strncmp(spec, "etcd:", 5)) {
+            snprintf(err, errlen, "config_db %s: the etcd backend is not built yet", spec);
+            return ENOTSUP;
+        }
+    }
+    if (!colon || strchr(spec, '/') < colon) {
+        return cfgdb_sqlite_class.open(base, spec, dbp, err, errlen);
+    }
+    snprintf(err, errlen, "config_db %s: unknown backend (use sqlite:PATH)", spec);
+    return EINVAL;
+}
+
+void
+cfgdb_close(struct cfgdb *db)
+{
+    if (db) {
+        db->class->close(db);
+    }
+}
+
+int
+cfgdb_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux)
+{
+    return db->class->scan(db, prefix, cb, aux);
+}
+
+void
+cfgdb_commit(struct cfgdb *db, struct cfgdb_batch *b, cfgdb_done_fn *done, void *aux)
+{
+    db->class->commit(db, b, done, aux);
+}
+
+struct cfgdb_batch *
+cfgdb_batch_create(void)
+{
+    return mem_zalloc(&mem_type_batch, sizeof(struct cfgdb_batch));
+}
+
+void
+cfgdb_batch_destroy(struct cfgdb_batch *b)
+{
+    if (!b) {
+        return;
+    }
+    for (size_t i = 0; i < b->n_ops; i++) {
+        mem_free(&mem_type_batch, b->ops[i].key);
+        mem_free(&mem_type_string, b->ops[i].value);
+    }
+    mem_free(&mem_type_batch, b->ops);
+    mem_free(&mem_type_batch, b);
+}
+
+static void
+batch_add(struct cfgdb_batch *b, enum cfgdb_op_type type, const char *key, char *value)
+{
+    if (b->n_ops == b->allocated) {
+        b->allocated = b->allocated ? 2 * b->allocated : 4;
+        b->ops = mem_realloc(&mem_type_batch, b->ops, b->allocated * sizeof *b->ops);
+    }
+    struct cfgdb_op *op = &b->ops[b->n_ops++];
+    op->type = type;
+    op->key = mem_strdup(&mem_type_batch, key);
+    op->value = value;
+}
+
+void
+cfgdb_batch_put(struct cfgdb_batch *b, const char *key, const char *value)
+{
+    batch_add(b, CFGDB_PUT, key, mem_strdup(&mem_type_string, value));
+}
+
+void
+cfgdb_batch_put_owned(struct cfgdb_batch *b, const char *key, char *value)
+{
+    batch_add(b, CFGDB_PUT, key, value);
+}
+
+void
+cfgdb_batch_delete(struct cfgdb_batch *b, const char *key)
+{
+    batch_add(b, CFGDB_DELETE, key, NULL);
+}
+
+void
+cfgdb_batch_check_absent(struct cfgdb_batch *b, const char *key)
+{
+    batch_add(b, CFGDB_CHECK_ABSENT, key, NULL);
+}
+
+bool
+cfgdb_batch_is_empty(const struct cfgdb_batch *b)
+{
+    return !b->n_ops;
+}
