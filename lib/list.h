@@ -1,0 +1,47 @@
+/* list: intrusive doubly linked list (the Open vSwitch shape), header-only. */
+#ifndef CONTRAIL_LIST_H
+#define CONTRAIL_LIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hmap.h"
+
+struct list {
+    struct list *prev, *next;
+};
+
+#define LIST_INITIALIZER(L) { L, L }
+
+static inline void list_init(struct list *l) { l->prev = l->next = l; }
+static inline bool list_is_empty(const struct list *l) { return l->next == l; }
+
+/* Inserts ELEM just before BEFORE (at the tail when BEFORE is the list head). */
+static inline void
+list_insert(struct list *before, struct list *elem)
+{
+    elem->prev = before->prev;
+    elem->next = before;
+    before->prev->next = elem;
+    before->prev = elem;
+}
+
+static inline void list_push_back(struct list *l, struct list *e) { list_insert(l, e); }
+
+static inline void
+list_remove(struct list *elem)
+{
+    elem->prev->next = elem->next;
+    elem->next->prev = elem->prev;
+    elem->prev = elem->next = elem;
+}
+
+/* Iterates; the current element may be removed. */
+#define LIST_FOR_EACH_SAFE(ITER, MEMBER, LIST)                                              \
+    for (struct list *ln_ = (LIST)->next, *lnx_;                                            \
+         ln_ != (LIST) && (lnx_ = ln_->next,                                                \
+                           (ITER) = CONTAINER_OF(ln_, __typeof__(*(ITER)), MEMBER), 1);     \
+         ln_ = lnx_)
+#define LIST_FOR_EACH(ITER, MEMBER, LIST) LIST_FOR_EACH_SAFE(ITER, MEMBER, LIST)
+
+#endif
