@@ -37,16 +37,16 @@ struct hmap_node *hmap_first(const struct hmap *);
 struct hmap_node *hmap_next(const struct hmap *, const struct hmap_node *);
 
 #define HMAP_FOR_EACH_WITH_HASH(NODE, MEMBER, HASH, HMAP)                               \
-    for (struct hmap_node *hn_ = hmap_first_with_hash(HMAP, HASH);                      \
-         hn_ && ((NODE) = CONTAINER_OF(hn_, __typeof__(*(NODE)), MEMBER), 1);           \
-         hn_ = hmap_next_with_hash(hn_))
+    for (struct hmap_node *hn_##NODE = hmap_first_with_hash(HMAP, HASH);                \
+         hn_##NODE && ((NODE) = CONTAINER_OF(hn_##NODE, __typeof__(*(NODE)), MEMBER), 1); \
+         hn_##NODE = hmap_next_with_hash(hn_##NODE))
 
 /* Visits every node; the current node may be removed (not others, and nothing inserted). */
 #define HMAP_FOR_EACH_SAFE(NODE, MEMBER, HMAP)                                          \
-    for (struct hmap_node *hn_ = hmap_first(HMAP), *hnx_;                               \
-         hn_ && (hnx_ = hmap_next(HMAP, hn_),                                           \
-                 (NODE) = CONTAINER_OF(hn_, __typeof__(*(NODE)), MEMBER), 1);           \
-         hn_ = hnx_)
+    for (struct hmap_node *hn_##NODE = hmap_first(HMAP), *hnx_##NODE;                   \
+         hn_##NODE && (hnx_##NODE = hmap_next(HMAP, hn_##NODE),                         \
+                       (NODE) = CONTAINER_OF(hn_##NODE, __typeof__(*(NODE)), MEMBER), 1); \
+         hn_##NODE = hnx_##NODE)
 #define HMAP_FOR_EACH(NODE, MEMBER, HMAP) HMAP_FOR_EACH_SAFE(NODE, MEMBER, HMAP)
 
 /* Hashes of bytes and strings (FNV-1a, 32 bits). */

@@ -36,12 +36,13 @@ list_remove(struct list *elem)
     elem->prev = elem->next = elem;
 }
 
-/* Iterates; the current element may be removed. */
+/* Iterates; the current element may be removed.  ITER must be a plain identifier. */
 #define LIST_FOR_EACH_SAFE(ITER, MEMBER, LIST)                                              \
-    for (struct list *ln_ = (LIST)->next, *lnx_;                                            \
-         ln_ != (LIST) && (lnx_ = ln_->next,                                                \
-                           (ITER) = CONTAINER_OF(ln_, __typeof__(*(ITER)), MEMBER), 1);     \
-         ln_ = lnx_)
+    for (struct list *ln_##ITER = (LIST)->next, *lnx_##ITER;                                \
+         ln_##ITER != (LIST)                                                                \
+         && (lnx_##ITER = ln_##ITER->next,                                                  \
+             (ITER) = CONTAINER_OF(ln_##ITER, __typeof__(*(ITER)), MEMBER), 1);             \
+         ln_##ITER = lnx_##ITER)
 #define LIST_FOR_EACH(ITER, MEMBER, LIST) LIST_FOR_EACH_SAFE(ITER, MEMBER, LIST)
 
 #endif

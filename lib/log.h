@@ -33,7 +33,8 @@ struct log_ratelimit {
 };
 
 #define LOG_MODULE(NAME) \
-    static struct log_module log_this_module = { .name = #NAME, .level = -1 }
+    static struct log_module log_this_module __attribute__((unused)) = \
+        { .name = #NAME, .level = -1 }
 
 /* Opens PATH for appending (NULL or "" or "-": stderr).  Returns 0 or an errno. */
 int log_open(const char *path);

@@ -163,3 +163,27 @@ mem_to_json(void)
     mem_foreach(mem_json_one, o);
     return o;
 }
+
+static int
+mem_dump_cb(const char *buf, size_t size, void *aux)
+{
+    struct { char *s; size_t len, cap; } *b = aux;
+    if (b->len + size + 1 > b->cap) {
+        while (b->len + size + 1 > b->cap) {
+            b->cap = b->cap ? 2 * b->cap : 256;
+        }
+        b->s = mem_realloc(&mem_type_string, b->s, b->cap);
+    }
+    memcpy(b->s + b->len, buf, size);
+    b->len += size;
+    b->s[b->len] = '\0';
+    return 0;
+}
+
+char *
+mem_json_dumps(const json_t *j, size_t flags)
+{
+    struct { char *s; size_t len, cap; } b = { NULL, 0, 0 };
+    json_dump_callback(j, mem_dump_cb, &b, flags);
+    return b.s ? b.s : mem_strdup(&mem_type_string, "");
+}

@@ -50,6 +50,9 @@ void mem_foreach(void (*cb)(const struct mem_type *, void *), void *aux);
 /* Returns {"<name>": {"live": n, "bytes": n, "total": n}, ...}: new reference. */
 json_t *mem_to_json(void);
 
+/* json_dumps() into a string of mem_type_string (free with xfree). */
+char *mem_json_dumps(const json_t *, size_t flags);
+
 /* The generic types for strings and small helpers. */
 extern struct mem_type mem_type_string;
 

@@ -1,0 +1,150 @@
+/* api_store: the API server's in-memory config graph and its persistence.
+ *
+ * Every object lives in memory, indexed by uuid and by (type, fq_name), linked to its parent,
+ * children, references and back-references, with its properties as a JSON object.  Each
+ * object is one row "obj/<uuid>" in the config database (refs stored on the referrer; parents,
+ * children and back-refs rebuilt at load), so a change rewrites only the rows it touched.
+ *
+ * A change is made in a transaction: the request handler validates everything first, then
+ * mutates the graph and marks the objects it touched; api_txn_commit() writes those rows as
+ * one durable batch and calls back when it is durable, and only then is the client answered.
+ * The graph is updated at once, so concurrent requests see a consistent graph and fq_name
+ * uniqueness is decided in memory on the one loop thread. */
+#ifndef CONTRAIL_API_STORE_H
+#define CONTRAIL_API_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfgdb.h"
+#include "hmap.h"
+#include "list.h"
+#include "schema.h"
+#include "uuid.h"
+
+struct api_obj;
+
+struct api_ref {
+    struct api_obj *from, *to;
+    const struct schema_link *link;
+    json_t *attr;               /* Link attribute, or NULL. */
+    bool relaxed;               /* /ref-relax-for-delete: does not block deleting 'to'. */
+    struct list from_node;      /* In from->refs. */
+    struct list to_node;        /* In to->back_refs. */
+};
+
+struct api_obj {
+    struct hmap_node uuid_node;
+    struct hmap_node fq_node;
+    struct list type_node;      /* In the type's list, creation order. */
+    const struct schema_ident *ident;
+    char uuid[UUID_LEN + 1];
+    char *fq_str;               /* "default-domain:admin:vn1" */
+    json_t *fq_name;            /* ["default-domain", "admin", "vn1"] */
+    struct api_obj *parent;     /* NULL for root-level objects. */
+    struct list children;       /* api_obj.child_node */
+    struct list child_node;
+    json_t *props;              /* Property name -> value (all set properties). */
+    struct list refs;           /* api_ref.from_node, in request order. */
+    struct list back_refs;      /* api_ref.to_node */
+    uint64_t txn_seq;           /* Last transaction that marked it dirty. */
+    bool deleted;
+    bool doomed;                /* Scratch: part of the delete being checked. */
+    void *ext;                  /* Type-specific state (IPAM of a virtual network). */
+};
+
+struct api_type {
+    const struct schema_ident *ident;
+    struct list objs;
+    size_t count;
+};
+
+struct api_store;
+
+/* Called when an object is loaded or created (to rebuild allocators) and before it is freed. */
+struct api_store_hooks {
+    void (*loaded)(struct api_store *, struct api_obj *, void *aux);
+    void (*freed)(struct api_store *, struct api_obj *, void *aux);
+    void *aux;
+};
+
+struct api_store {
+    const struct schema *schema;
+    struct cfgdb *db;
+    struct hmap by_uuid, by_fq;
+    struct api_type *types;     /* Indexed like schema->ident_list. */
+    uint64_t txn_seq;
+    struct api_store_hooks hooks;
+    size_t n_objs;
+    int64_t n_objs_gauge;
+    uint64_t n_commits, n_commit_errors;
+    bool failed;                /* A durable write failed: the process must restart. */
+};
+
+struct api_txn {
+    struct api_store *store;
+    uint64_t seq;
+    struct api_obj **dirty;
+    size_t n_dirty, alloc_dirty;
+    struct api_obj **dead;      /* Deleted: rows removed, freed after commit. */
+    size_t n_dead, alloc_dead;
+    struct cfgdb_batch *batch;  /* Extra rows (useragent, reservations). */
+};
+
+/* Creates the store over DB and loads every object.  Returns 0 or an errno (ERR says why). */
+int api_store_open(struct api_store *, const struct schema *, struct cfgdb *,
+                   const struct api_store_hooks *, char *err, size_t errlen);
+void api_store_close(struct api_store *);
+
+struct api_type *api_store_type(struct api_store *, const struct schema_ident *);
+struct api_obj *api_store_get(const struct api_store *, const char *uuid);
+/* By type and fq_name string ("a:b:c"). */
+struct api_obj *api_store_get_fq(const struct api_store *, const struct schema_ident *,
+                                 const char *fq_str);
+/* By type and fq_name JSON array; NULL if not found or FQ is malformed. */
+struct api_obj *api_store_get_fq_json(const struct api_store *, const struct schema_ident *,
+                                      const json_t *fq);
+
+/* Joins a JSON array of strings with ':'.  Returns NULL if FQ is not a non-empty array of
+ * non-empty strings.  Caller frees with xfree. */
+char *api_fq_join(const json_t *fq);
+
+/* Formats FQ the way the original's error messages do: ['a', 'b']. */
+void api_fq_repr(const json_t *fq, char *buf, size_t size);
+
+/* Transactions. */
+void api_txn_init(struct api_txn *, struct api_store *);
+void api_txn_mark(struct api_txn *, struct api_obj *);
+
+/* Creates an object in memory (parent may be NULL); marks it dirty.  FQ_NAME is copied. */
+struct api_obj *api_obj_create(struct api_txn *, const struct schema_ident *, const char *uuid,
+                               const json_t *fq_name, struct api_obj *parent, json_t *props);
+
+/* Adds a reference (attr reference stolen); marks FROM dirty. */
+struct api_ref *api_ref_add(struct api_txn *, struct api_obj *from, struct api_obj *to,
+                            const struct schema_link *, json_t *attr);
+void api_ref_remove(struct api_txn *, struct api_ref *);
+/* The reference from FROM to TO, or NULL. */
+struct api_ref *api_ref_find(const struct api_obj *from, const struct api_obj *to);
+
+/* Removes OBJ from the graph (its refs, and refs to it, are removed; referrers marked dirty);
+ * the row is deleted at commit.  Children must have been deleted first. */
+void api_obj_delete(struct api_txn *, struct api_obj *);
+
+typedef void api_txn_done_fn(void *aux, int error);
+
+/* Persists everything TXN touched as one batch; DONE runs when it is durable (error 0) or
+ * failed.  TXN is reset and may be discarded.  With nothing to write, DONE runs at once. */
+void api_txn_commit(struct api_txn *, api_txn_done_fn *, void *aux);
+
+/* Discards a transaction that changed nothing in the graph. */
+void api_txn_abort(struct api_txn *);
+
+/* Serializes OBJ's row. */
+char *api_obj_row(const struct api_obj *);
+
+/* Iterates objects of a type. */
+#define API_TYPE_FOR_EACH(OBJ, TYPE) LIST_FOR_EACH(OBJ, type_node, &(TYPE)->objs)
+
+#endif

@@ -1,0 +1,80 @@
+/* idalloc: bitmap id allocator (see idalloc.h). */
+#include "idalloc.h"
+
+#include "mem.h"
+
+static MEM_TYPE(mem_type_idalloc, "idalloc");
+
+void
+idalloc_init(struct idalloc *a, uint32_t base, uint32_t size)
+{
+    a->bits = mem_zalloc(&mem_type_idalloc, ((size_t) size + 63) / 64 * sizeof *a->bits);
+    a->base = base;
+    a->size = size;
+    a->hint = 0;
+    a->used = 0;
+}
+
+void
+idalloc_destroy(struct idalloc *a)
+{
+    mem_free(&mem_type_idalloc, a->bits);
+    a->bits = NULL;
+}
+
+static bool
+test(const struct idalloc *a, uint32_t i)
+{
+    return a->bits[i / 64] >> (i % 64) & 1;
+}
+
+bool
+idalloc_alloc(struct idalloc *a, uint32_t *id)
+{
+    if (a->used >= a->size) {
+        return false;
+    }
+    for (uint32_t n = 0, i = a->hint; n < a->size; n++, i = i + 1 < a->size ? i + 1 : 0) {
+        if (!(i % 64) && a->bits[i / 64] == UINT64_MAX && n + 64 <= a->size) {
+            n += 63;
+            i += 63;
+            continue;
+        }
+        if (!test(a, i)) {
+            a->bits[i / 64] |= (uint64_t) 1 << (i % 64);
+            a->used++;
+            a->hint = i + 1 < a->size ? i + 1 : 0;
+            *id = a->base + i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+idalloc_reserve(struct idalloc *a, uint32_t id)
+{
+    if (id < a->base || id - a->base >= a->size || test(a, id - a->base)) {
+        return false;
+    }
+    uint32_t i = id - a->base;
+    a->bits[i / 64] |= (uint64_t) 1 << (i % 64);
+    a->used++;
+    return true;
+}
+
+void
+idalloc_free(struct idalloc *a, uint32_t id)
+{
+    if (id >= a->base && id - a->base < a->size && test(a, id - a->base)) {
+        uint32_t i = id - a->base;
+        a->bits[i / 64] &= ~((uint64_t) 1 << (i % 64));
+        a->used--;
+    }
+}
+
+bool
+idalloc_is_used(const struct idalloc *a, uint32_t id)
+{
+    return id >= a->base && id - a->base < a->size && test(a, id - a->base);
+}
