@@ -737,18 +737,23 @@ is_default_child(const struct api_obj *c)
 }
 
 static void
-add_href(char *buf, size_t size, size_t *n, const struct api_obj *o)
+add_href(const struct api_server *srv, char *buf, size_t size, size_t *n,
+         const struct api_obj *o)
 {
-    if (*n < size) {
-        *n += (size_t) snprintf(buf + *n, size - *n, "%s'http://127.0.0.1/%s/%s'",
-                                *n > 1 ? ", " : "", o->ident->name, o->uuid);
+    char h[512];
+    href(h, sizeof h, srv->base_url, o);
+    char item[600];
+    snprintf(item, sizeof item, "'%s'", h);
+    if (*n < size && !strstr(buf, item)) {
+        *n += (size_t) snprintf(buf + *n, size - *n, "%s%s", *n > 1 ? ", " : "", item);
     }
 }
 
 /* Marks O and what goes with it (derived and default children) doomed, and checks that
  * nothing else holds on to them. */
 static int
-doom(struct api_obj *o, struct api_obj ***list, size_t *n, struct api_err *e)
+doom(const struct api_server *srv, struct api_obj *o, struct api_obj ***list, size_t *n,
+     struct api_err *e)
 {
     char hrefs[900] = "[";
     size_t hn = 1;
@@ -756,7 +761,7 @@ doom(struct api_obj *o, struct api_obj ***list, size_t *n, struct api_err *e)
     LIST_FOR_EACH (c, child_node, &o->children) {
         const struct schema_link *l = schema_ident_parent(c->ident, o->ident);
         if (!(l && l->derived) && !is_default_child(c)) {
-            add_href(hrefs, sizeof hrefs, &hn, c);
+            add_href(srv, hrefs, sizeof hrefs, &hn, c);
         }
     }
     if (hn > 1) {
@@ -766,7 +771,7 @@ doom(struct api_obj *o, struct api_obj ***list, size_t *n, struct api_err *e)
     *list = mem_realloc(&mem_type_api, *list, (*n + 1) * sizeof **list);
     (*list)[(*n)++] = o;
     LIST_FOR_EACH (c, child_node, &o->children) {
-        int status = doom(c, list, n, e);
+        int status = doom(srv, c, list, n, e);
         if (status) {
             return status;
         }
@@ -775,7 +780,8 @@ doom(struct api_obj *o, struct api_obj ***list, size_t *n, struct api_err *e)
 }
 
 static int
-check_back_refs(struct api_obj **list, size_t n, struct api_err *e)
+check_back_refs(const struct api_server *srv, struct api_obj **list, size_t n,
+                struct api_err *e)
 {
     char hrefs[900] = "[";
     size_t hn = 1;
@@ -783,7 +789,7 @@ check_back_refs(struct api_obj **list, size_t n, struct api_err *e)
         struct api_ref *r;
         LIST_FOR_EACH (r, to_node, &list[i]->back_refs) {
             if (!r->from->doomed && !r->link->derived && !r->relaxed) {
-                add_href(hrefs, sizeof hrefs, &hn, r->from);
+                add_href(srv, hrefs, sizeof hrefs, &hn, r->from);
             }
         }
     }
@@ -803,9 +809,9 @@ api_obj_delete_checked(struct api_server *srv, struct api_txn *t, struct api_obj
     }
     struct api_obj **list = NULL;
     size_t n = 0;
-    status = doom(o, &list, &n, e);
+    status = doom(srv, o, &list, &n, e);
     if (!status) {
-        status = check_back_refs(list, n, e);
+        status = check_back_refs(srv, list, n, e);
     }
     for (size_t i = 0; i < n; i++) {
         list[i]->doomed = false;
@@ -1456,6 +1462,7 @@ api_handle(struct http_req *req, void *aux)
 {
     struct api_server *srv = aux;
     srv->n_requests++;
+    http_req_base_url(req, srv->base_url, sizeof srv->base_url);
     const char *path = req->path;
     enum evhttp_cmd_type m = req->method;
 

@@ -28,6 +28,7 @@ struct api_server {
     json_t *useragent;              /* key -> value, mirror of the "ua/" rows. */
     size_t max_pending;             /* Writes in flight before 503. */
     size_t pending;
+    char base_url[300];             /* Of the request being handled: for hrefs in errors. */
     uint64_t n_requests, n_creates, n_updates, n_deletes, n_reads, n_lists, n_errors;
 };
 

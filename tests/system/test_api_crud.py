@@ -415,3 +415,53 @@ def test_delete_default_domain_refused(api):
     u = api.fq_to_id("domain", [DOMAIN])
     expect(api.delete(f"/domain/{u}"), 409)
     api.read("domain", u)
+
+
+# ---- Appendix B payloads are accepted as written ----
+
+def test_appendix_b_policy_and_attach(api):
+    t = api.project()
+    t.vn("red")
+    t.vn("blue")
+    rule = {"direction": "<>", "protocol": "tcp",
+            "src_addresses": [{"virtual_network": ":".join(t.fq + ["red"])}],
+            "src_ports": [{"start_port": -1, "end_port": -1}],
+            "dst_addresses": [{"virtual_network": ":".join(t.fq + ["blue"])}],
+            "dst_ports": [{"start_port": 80, "end_port": 80}],
+            "action_list": {"simple_action": "pass"}}
+    pol = api.create("network-policy", {"parent_type": "project",
+                                        "fq_name": t.fq + ["red-blue"],
+                                        "network_policy_entries": {"policy_rule": [rule]}})
+    got = api.read("network-policy", pol["uuid"])
+    [r] = got["network_policy_entries"]["policy_rule"]
+    for k, v in rule.items():
+        assert r[k] == v, k
+    red = api.fq_to_id("virtual-network", t.fq + ["red"])
+    api.update("virtual-network", red, {"network_policy_refs": [
+        {"to": t.fq + ["red-blue"], "attr": {"sequence": {"major": 0, "minor": 0}}}]})
+    [ref] = api.read("virtual-network", red)["network_policy_refs"]
+    assert ref["uuid"] == pol["uuid"]
+    assert ref["attr"]["sequence"] == {"major": 0, "minor": 0}
+
+
+def test_appendix_b_default_security_group(api):
+    t = api.project()
+    sgfq = ":".join(t.fq + ["default"])
+    any_ports = [{"start_port": 0, "end_port": 65535}]
+
+    def rule(src, dst, eth):
+        return {"direction": ">", "protocol": "any", "rule_uuid": str(uuidlib.uuid4()),
+                "src_addresses": [src], "dst_addresses": [dst], "src_ports": any_ports,
+                "dst_ports": any_ports, "ethertype": eth}
+    rules = [rule({"security_group": sgfq}, {"security_group": "local"}, "IPv4"),
+             rule({"security_group": sgfq}, {"security_group": "local"}, "IPv6"),
+             rule({"security_group": "local"},
+                  {"subnet": {"ip_prefix": "0.0.0.0", "ip_prefix_len": 0}}, "IPv4"),
+             rule({"security_group": "local"},
+                  {"subnet": {"ip_prefix": "::", "ip_prefix_len": 0}}, "IPv6")]
+    sg = api.create("security-group", {"parent_type": "project", "fq_name": t.fq + ["default"],
+                                       "security_group_entries": {"policy_rule": rules}})
+    got = api.read("security-group", sg["uuid"])
+    assert [r["rule_uuid"] for r in got["security_group_entries"]["policy_rule"]] == \
+        [r["rule_uuid"] for r in rules]
+    assert got["security_group_id"] > 8000000
