@@ -312,6 +312,7 @@ load_idents(struct schema *s, json_t *root, char *err, size_t errlen)
         hmap_insert(&s->idents, &id->node, hash_string(id->name, 0));
         hmap_insert(&s->idents_by_type, &id->type_node, hash_string(id->obj_type, 0));
         hmap_insert(&s->idents_by_plural, &id->plural_node, hash_string(id->plural, 0));
+        id->index = s->n_idents;
         s->ident_list[s->n_idents++] = id;
     }
 

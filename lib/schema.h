@@ -83,6 +83,7 @@ struct schema_ident {
     struct hmap_node node;          /* In schema->idents, by name. */
     struct hmap_node type_node;     /* By object type (underscores). */
     struct hmap_node plural_node;   /* By collection name (resource name + "s"). */
+    size_t index;               /* Position in schema->ident_list. */
     char *name;                 /* virtual-network */
     char *obj_type;             /* virtual_network */
     char *plural;               /* virtual-networks */

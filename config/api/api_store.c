@@ -26,12 +26,7 @@ fq_hash(const struct schema_ident *ident, const char *fq_str)
 struct api_type *
 api_store_type(struct api_store *s, const struct schema_ident *ident)
 {
-    for (size_t i = 0; i < s->schema->n_idents; i++) {
-        if (s->schema->ident_list[i] == ident) {
-            return &s->types[i];
-        }
-    }
-    abort();
+    return &s->types[ident->index];
 }
 
 struct api_obj *
