@@ -215,16 +215,16 @@ introspect_handle(struct http_req *req, void *aux)
     }
     if (!strcmp(req->path, "/")) {
         json_t *pages = json_array();
-        json_array_append_new(pages, json_pack("{ssss}", "path", "/memory", "title",
+        json_array_append_new(pages, xjson_pack("{ssss}", "path", "/memory", "title",
                                                "Memory by type"));
-        json_array_append_new(pages, json_pack("{ssss}", "path", "/log", "title",
+        json_array_append_new(pages, xjson_pack("{ssss}", "path", "/log", "title",
                                                "Log levels"));
-        json_array_append_new(pages, json_pack("{ssss}", "path", "/metrics", "title",
+        json_array_append_new(pages, xjson_pack("{ssss}", "path", "/metrics", "title",
                                                "Prometheus metrics"));
         for (const struct introspect_page *p = is->pages; p; p = p->next) {
-            json_array_append_new(pages, json_pack("{ssss}", "path", p->path, "title", p->title));
+            json_array_append_new(pages, xjson_pack("{ssss}", "path", p->path, "title", p->title));
         }
-        http_reply_json(req, 200, json_pack("{sssIso}", "daemon", is->name, "uptime",
+        http_reply_json(req, 200, xjson_pack("{sssIso}", "daemon", is->name, "uptime",
                                             (json_int_t) (time(NULL) - is->started),
                                             "pages", pages));
         return;

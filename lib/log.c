@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <sys/time.h>
 
+#include "mem.h"
+
 #define LOG_BURST_PER_SECOND 20
 
 static FILE *log_file;
@@ -148,5 +150,5 @@ log_to_json(void)
                             json_string(m->level >= 0 ? level_names[m->level] : "default"));
     }
     pthread_mutex_unlock(&log_mutex);
-    return json_pack("{ssso}", "level", level_names[log_global_level], "modules", mods);
+    return xjson_pack("{ssso}", "level", level_names[log_global_level], "modules", mods);
 }

@@ -151,7 +151,7 @@ static void
 mem_json_one(const struct mem_type *t, void *aux)
 {
     json_object_set_new(aux, t->name,
-                        json_pack("{sIsIsI}", "live", (json_int_t) t->live,
+                        xjson_pack("{sIsIsI}", "live", (json_int_t) t->live,
                                   "bytes", (json_int_t) t->bytes,
                                   "total", (json_int_t) t->total));
 }
@@ -186,4 +186,19 @@ mem_json_dumps(const json_t *j, size_t flags)
     struct { char *s; size_t len, cap; } b = { NULL, 0, 0 };
     json_dump_callback(j, mem_dump_cb, &b, flags);
     return b.s ? b.s : mem_strdup(&mem_type_string, "");
+}
+
+json_t *
+xjson_pack(const char *fmt, ...)
+{
+    json_error_t err;
+    va_list ap;
+    va_start(ap, fmt);
+    json_t *j = json_vpack_ex(&err, 0, fmt, ap);
+    va_end(ap);
+    if (!j) {
+        fprintf(stderr, "xjson_pack(\"%s\"): %s\n", fmt, err.text);
+        abort();
+    }
+    return j;
 }

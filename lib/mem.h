@@ -53,6 +53,10 @@ json_t *mem_to_json(void);
 /* json_dumps() into a string of mem_type_string (free with xfree). */
 char *mem_json_dumps(const json_t *, size_t flags);
 
+/* xjson_pack() that aborts on a format error (a programming error, never bad input), so that
+ * a mistake cannot silently drop a value.  Use it instead of xjson_pack(). */
+json_t *xjson_pack(const char *fmt, ...);
+
 /* The generic types for strings and small helpers. */
 extern struct mem_type mem_type_string;
 

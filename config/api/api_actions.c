@@ -68,7 +68,7 @@ fqname_to_id(struct api_server *srv, struct http_req *req)
     } else {
         struct api_obj *o = api_store_get_fq(&srv->store, id, fq_str);
         if (o) {
-            http_reply_json(req, 200, json_pack("{ss}", "uuid", o->uuid));
+            http_reply_json(req, 200, xjson_pack("{ss}", "uuid", o->uuid));
         } else {
             char repr[1024];
             api_fq_repr(fq, repr, sizeof repr);
@@ -89,7 +89,7 @@ id_to_fqname(struct api_server *srv, struct http_req *req)
     const char *uuid = json_string_value(json_object_get(j, "uuid"));
     struct api_obj *o = obj_or_reply(srv, req, uuid);
     if (o) {
-        http_reply_json(req, 200, json_pack("{sOss}", "fq_name", o->fq_name, "type",
+        http_reply_json(req, 200, xjson_pack("{sOss}", "fq_name", o->fq_name, "type",
                                             o->ident->name));
     }
     json_decref(j);
@@ -149,19 +149,19 @@ ref_update(struct api_server *srv, struct http_req *req)
                     continue;
                 }
                 json_t *attr = json_object_get(j, "attr");
-                json_array_append_new(list, json_pack("{sssO}", "uuid", to->uuid, "attr",
+                json_array_append_new(list, xjson_pack("{sssO}", "uuid", to->uuid, "attr",
                                                       attr ? attr : json_null()));
             } else {
-                json_array_append_new(list, json_pack("{sssO}", "uuid", r->to->uuid, "attr",
+                json_array_append_new(list, xjson_pack("{sssO}", "uuid", r->to->uuid, "attr",
                                                       r->attr ? r->attr : json_null()));
             }
         }
         if (add && !replaced) {
             json_t *attr = json_object_get(j, "attr");
-            json_array_append_new(list, json_pack("{sssO}", "uuid", to->uuid, "attr",
+            json_array_append_new(list, xjson_pack("{sssO}", "uuid", to->uuid, "attr",
                                                   attr ? attr : json_null()));
         }
-        json_t *body = json_pack("{so}", rid->refs_field, list);
+        json_t *body = xjson_pack("{so}", rid->refs_field, list);
         struct api_txn t;
         api_txn_init(&t, &srv->store);
         if (api_obj_update_from_json(srv, &t, o, body, &e)) {
@@ -172,7 +172,7 @@ ref_update(struct api_server *srv, struct http_req *req)
                 nr->relaxed = true;
             }
             srv->n_updates++;
-            api_commit_and_reply(srv, &t, req, 200, json_pack("{ss}", "uuid", o->uuid));
+            api_commit_and_reply(srv, &t, req, 200, xjson_pack("{ss}", "uuid", o->uuid));
         }
         json_decref(body);
     }
@@ -202,7 +202,7 @@ ref_relax(struct api_server *srv, struct http_req *req)
             api_txn_init(&t, &srv->store);
             r->relaxed = true;
             api_txn_mark(&t, o);
-            api_commit_and_reply(srv, &t, req, 200, json_pack("{ss}", "uuid", o->uuid));
+            api_commit_and_reply(srv, &t, req, 200, xjson_pack("{ss}", "uuid", o->uuid));
         }
     }
     json_decref(j);
@@ -268,7 +268,7 @@ prop_collection_get(struct api_server *srv, struct http_req *req)
                 snprintf(pos, sizeof pos, "%zu", i);
             }
             if (!position || !strcmp(position, pos)) {
-                json_array_append_new(res, json_pack("[Os]", v, pos));
+                json_array_append_new(res, xjson_pack("[Os]", v, pos));
             }
         }
         json_object_set_new(out, f, res);
@@ -444,7 +444,7 @@ useragent_kv(struct api_server *srv, struct http_req *req)
     } else if (!strcmp(op, "RETRIEVE")) {
         json_t *v = json_object_get(srv->useragent, key);
         if (v) {
-            http_reply_json(req, 200, json_pack("{sO}", "value", v));
+            http_reply_json(req, 200, xjson_pack("{sO}", "value", v));
         } else {
             http_reply_text(req, 404, "Unknown key %s", key);
         }
@@ -545,7 +545,7 @@ obj_perms(struct api_server *srv, struct http_req *req)
     struct api_obj *o = obj_or_reply(srv, req, http_req_query(req, "uuid"));
     if (o) {
         /* Without authentication every caller is the cloud admin. */
-        http_reply_json(req, 200, json_pack("{sssO}", "permissions", "RWX", "perms2",
+        http_reply_json(req, 200, xjson_pack("{sssO}", "permissions", "RWX", "perms2",
                                             json_object_get(o->props, "perms2")));
     }
 }
@@ -563,12 +563,12 @@ aaa_mode(struct api_server *srv, struct http_req *req)
             http_reply_text(req, 400, "Bad Request, only aaa-mode no-auth is supported "
                             "(no identity service is configured)");
         } else {
-            http_reply_json(req, 200, json_pack("{ss}", "aaa-mode", mode));
+            http_reply_json(req, 200, xjson_pack("{ss}", "aaa-mode", mode));
         }
         json_decref(j);
         return;
     }
-    http_reply_json(req, 200, json_pack("{ss}", "aaa-mode", "no-auth"));
+    http_reply_json(req, 200, xjson_pack("{ss}", "aaa-mode", "no-auth"));
 }
 
 static void
@@ -620,7 +620,7 @@ vn_ip_alloc(struct api_server *srv, struct http_req *req, struct api_obj *vn)
             snprintf(key, sizeof key, "ipres/%s/%s", vn->uuid, json_string_value(ip));
             cfgdb_batch_put(t.batch, key, API_IPAM_RESERVED);
         }
-        api_commit_and_reply(srv, &t, req, 200, json_pack("{so}", "ip_addr", ips));
+        api_commit_and_reply(srv, &t, req, 200, xjson_pack("{so}", "ip_addr", ips));
     }
     json_decref(j);
 }
@@ -687,7 +687,7 @@ vn_subnet_ip_count(struct api_server *srv, struct http_req *req, struct api_obj 
         json_decref(counts);
         http_reply_text(req, 400, "Bad Request, subnet_list must be a list of prefixes");
     } else {
-        http_reply_json(req, 200, json_pack("{so}", "ip_count_list", counts));
+        http_reply_json(req, 200, xjson_pack("{so}", "ip_count_list", counts));
     }
     json_decref(j);
 }

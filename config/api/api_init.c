@@ -9,6 +9,7 @@
 
 #include "api_ipam.h"
 #include "log.h"
+#include "mem.h"
 
 LOG_MODULE(api_init);
 
@@ -94,11 +95,11 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
     api_txn_init(&t, &srv->store);
     struct init_ctx c = { srv, &t, 0, err, errlen };
     ensure(&c, "global-system-config", "default-global-system-config", NULL,
-           json_pack("{si}", "autonomous_system", 64512));
+           xjson_pack("{si}", "autonomous_system", 64512));
     ensure(&c, "global-vrouter-config",
            "default-global-system-config:default-global-vrouter-config",
            "global-system-config",
-           json_pack("{s{s[sss]}}", "encapsulation_priorities", "encapsulation", "MPLSoGRE",
+           xjson_pack("{s{s[sss]}}", "encapsulation_priorities", "encapsulation", "MPLSoGRE",
                      "MPLSoUDP", "VXLAN"));
     ensure(&c, "global-qos-config", "default-global-system-config:default-global-qos-config",
            "global-system-config", NULL);
@@ -112,7 +113,7 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
     ensure(&c, "virtual-network", "default-domain:default-project:__link_local__", "project",
            NULL);
     ensure(&c, "security-group", "default-domain:default-project:__no_rule__", "project",
-           json_pack("{s{s[]}s{sssisis[]}}", "security_group_entries", "policy_rule",
+           xjson_pack("{s{s[]}s{sssisis[]}}", "security_group_entries", "policy_rule",
                      "perms2", "owner", "cloud-admin", "owner_access", 7, "global_access", 5,
                      "share"));
     ensure(&c, "discovery-service-assignment", "default-discovery-service-assignment", NULL,

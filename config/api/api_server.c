@@ -89,7 +89,7 @@ json_t *
 api_ref_json(const char *base_url, const struct api_obj *to, json_t *attr, bool with_attr,
              bool exclude_hrefs)
 {
-    json_t *j = json_pack("{sOss}", "to", to->fq_name, "uuid", to->uuid);
+    json_t *j = xjson_pack("{sOss}", "to", to->fq_name, "uuid", to->uuid);
     if (!exclude_hrefs) {
         char h[512];
         href(h, sizeof h, base_url, to);
@@ -528,12 +528,12 @@ default_id_perms(const char *uuid, json_t *given)
     uuid_to_halves(uuid, &ms, &ls);
     json_t *ip = json_object();
     json_object_set_new(ip, "permissions",
-                        json_pack("{sssisssisi}", "owner", "cloud-admin", "owner_access", 7,
+                        xjson_pack("{sssisssisi}", "owner", "cloud-admin", "owner_access", 7,
                                   "group", "cloud-admin-group", "group_access", 7,
                                   "other_access", 7));
     /* id_perms.uuid halves are unsigned 64-bit; jansson integers are signed, so the halves
      * are stored as their two's-complement bit pattern. */
-    json_object_set_new(ip, "uuid", json_pack("{sIsI}", "uuid_mslong", (json_int_t) ms,
+    json_object_set_new(ip, "uuid", xjson_pack("{sIsI}", "uuid_mslong", (json_int_t) ms,
                                               "uuid_lslong", (json_int_t) ls));
     json_object_set_new(ip, "enable", json_true());
     json_object_set_new(ip, "created", json_string(ts));
@@ -557,7 +557,7 @@ default_id_perms(const char *uuid, json_t *given)
 static json_t *
 default_perms2(json_t *given)
 {
-    json_t *p = json_pack("{sssisis[]}", "owner", "cloud-admin", "owner_access", 7,
+    json_t *p = xjson_pack("{sssisis[]}", "owner", "cloud-admin", "owner_access", 7,
                           "global_access", 0, "share");
     if (json_is_object(given)) {
         json_object_update_existing(p, given);
@@ -881,7 +881,7 @@ handle_create(struct api_server *srv, struct http_req *req, const struct schema_
     http_req_base_url(req, base, sizeof base);
     json_t *r = json_object();
     render_ident(base, o, r, false);
-    api_commit_and_reply(srv, &t, req, 200, json_pack("{so}", id->name, r));
+    api_commit_and_reply(srv, &t, req, 200, xjson_pack("{so}", id->name, r));
 }
 
 static bool
@@ -936,7 +936,7 @@ handle_read(struct api_server *srv, struct http_req *req, struct api_obj *o)
                                http_req_has_query(req, "exclude_children"),
                                http_req_has_query(req, "exclude_hrefs"));
     json_decref(fields);
-    http_reply_json(req, 200, json_pack("{so}", o->ident->name, r));
+    http_reply_json(req, 200, xjson_pack("{so}", o->ident->name, r));
 }
 
 static void
@@ -962,7 +962,7 @@ handle_update(struct api_server *srv, struct http_req *req, struct api_obj *o)
     http_req_base_url(req, base, sizeof base);
     href(h, sizeof h, base, o);
     api_commit_and_reply(srv, &t, req, 200,
-                         json_pack("{s{ssss}}", o->ident->name, "uuid", o->uuid, "href", h));
+                         xjson_pack("{s{ssss}}", o->ident->name, "uuid", o->uuid, "href", h));
 }
 
 static void
@@ -1158,9 +1158,9 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
         json_decref(parts);
         if (!fq_parent) {
-            *out = json_pack("{s[]}", id->plural);
+            *out = xjson_pack("{s[]}", id->plural);
             if (p->count) {
-                json_object_set_new(*out, id->plural, json_pack("{si}", "count", 0));
+                json_object_set_new(*out, id->plural, xjson_pack("{si}", "count", 0));
             }
             return 0;
         }
@@ -1178,7 +1178,7 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
     } else if (p->parent_ids || fq_parent) {
         json_t *pids = p->parent_ids ? json_incref(p->parent_ids)
-                                     : json_pack("[s]", fq_parent->uuid);
+                                     : xjson_pack("[s]", fq_parent->uuid);
         size_t i;
         json_t *u;
         json_array_foreach (pids, i, u) {
@@ -1241,18 +1241,18 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
 
     json_t *result;
     if (p->count) {
-        result = json_pack("{sI}", "count", (json_int_t) (end - start));
+        result = xjson_pack("{sI}", "count", (json_int_t) (end - start));
     } else {
         result = json_array();
         for (size_t i = start; i < end; i++) {
             struct api_obj *o = v[i];
             json_t *item;
             if (p->detail) {
-                item = json_pack("{so}", id->name,
+                item = xjson_pack("{so}", id->name,
                                  api_render_obj(srv, base, o, p->fields, false, false,
                                                 p->exclude_hrefs));
             } else {
-                item = json_pack("{sOss}", "fq_name", o->fq_name, "uuid", o->uuid);
+                item = xjson_pack("{sOss}", "fq_name", o->fq_name, "uuid", o->uuid);
                 if (!p->exclude_hrefs) {
                     char h[512];
                     href(h, sizeof h, base, o);
@@ -1266,7 +1266,7 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
     }
     mem_free(&mem_type_api, v);
-    *out = json_pack("{so}", id->plural, result);
+    *out = xjson_pack("{so}", id->plural, result);
     if (marker) {
         json_object_set_new(*out, "marker", marker);
     }
@@ -1418,9 +1418,9 @@ handle_root(struct api_server *srv, struct http_req *req)
     do {                                                                                    \
         char h_[1024];                                                                       \
         snprintf(h_, sizeof h_, "%s%s", base, PATH);                                        \
-        json_t *l_ = json_pack("{ssssss}", "rel", REL, "href", h_, "name", NAME);           \
+        json_t *l_ = xjson_pack("{ssssss}", "rel", REL, "href", h_, "name", NAME);           \
         json_object_set_new(l_, "method", METHOD ? json_string(METHOD) : json_null());      \
-        json_array_append_new(links, json_pack("{so}", "link", l_));                        \
+        json_array_append_new(links, xjson_pack("{so}", "link", l_));                        \
     } while (0)
     LINK("documentation", "/documentation/index.html", "documentation", "GET");
     LINK("root", "/config-root", "config-root", (const char *) NULL);
@@ -1454,7 +1454,7 @@ handle_root(struct api_server *srv, struct http_req *req)
         LINK("action", actions[i].path, actions[i].name, actions[i].method);
     }
 #undef LINK
-    http_reply_json(req, 200, json_pack("{ssso}", "href", base, "links", links));
+    http_reply_json(req, 200, xjson_pack("{ssso}", "href", base, "links", links));
 }
 
 static void
@@ -1542,7 +1542,7 @@ page_summary(struct http_req *req, void *aux)
                                 json_integer((json_int_t) srv->store.types[i].count));
         }
     }
-    return json_pack("{sIsIsIsIsIsIsIsIsIsIsbso}",
+    return xjson_pack("{sIsIsIsIsIsIsIsIsIsIsIsbso}",
                      "objects", (json_int_t) srv->store.n_objs,
                      "requests", (json_int_t) srv->n_requests,
                      "creates", (json_int_t) srv->n_creates,

@@ -270,7 +270,7 @@ api_obj_row(const struct api_obj *o)
     json_t *refs = json_array();
     struct api_ref *r;
     LIST_FOR_EACH (r, from_node, &o->refs) {
-        json_t *e = json_pack("{ssss}", "type", r->to->ident->name, "uuid", r->to->uuid);
+        json_t *e = xjson_pack("{ssss}", "type", r->to->ident->name, "uuid", r->to->uuid);
         if (r->attr) {
             json_object_set(e, "attr", r->attr);
         }
@@ -279,7 +279,7 @@ api_obj_row(const struct api_obj *o)
         }
         json_array_append_new(refs, e);
     }
-    json_t *row = json_pack("{sssOsOso}", "type", o->ident->name, "fq_name", o->fq_name,
+    json_t *row = xjson_pack("{sssOsOso}", "type", o->ident->name, "fq_name", o->fq_name,
                             "props", o->props, "refs", refs);
     if (o->parent) {
         json_object_set_new(row, "parent_uuid", json_string(o->parent->uuid));

@@ -165,7 +165,7 @@ vmi_pre_create(struct api_server *srv, json_t *props, struct api_refset *rs, con
                  uuid + 6, uuid + 9);
     }
     json_object_set_new(props, "virtual_machine_interface_mac_addresses",
-                        json_pack("{s[s]}", "mac_address", mac));
+                        xjson_pack("{s[s]}", "mac_address", mac));
 
     json_t *b = json_object_get(props, "virtual_machine_interface_bindings");
     json_t *kvs = json_object_get(b, "key_value_pair");
@@ -181,7 +181,7 @@ vmi_pre_create(struct api_server *srv, json_t *props, struct api_refset *rs, con
                 found |= k && !strcmp(k, defaults[d][0]);
             }
             if (!found) {
-                json_array_append_new(kvs, json_pack("{ssss}", "key", defaults[d][0], "value",
+                json_array_append_new(kvs, xjson_pack("{ssss}", "key", defaults[d][0], "value",
                                                      defaults[d][1]));
             }
         }
@@ -348,7 +348,7 @@ vmi_link_ri(struct api_server *srv, struct api_txn *t, struct api_obj *vmi)
         }
     }
     if (ri && !api_ref_find(vmi, ri)) {
-        api_ref_add(t, vmi, ri, link, json_pack("{ss}", "direction", "both"));
+        api_ref_add(t, vmi, ri, link, xjson_pack("{ss}", "direction", "both"));
     }
 }
 
@@ -361,7 +361,7 @@ api_types_post_create(struct api_server *srv, struct api_txn *t, struct api_obj 
         const char *ri = !strcmp(o->fq_str, "default-domain:default-project:ip-fabric")
                          ? "__default__" : last_name(o);
         create_child(srv, t, o, "routing-instance", ri,
-                     json_pack("{sb}", "routing_instance_is_default", 1));
+                     xjson_pack("{sb}", "routing_instance_is_default", 1));
     } else if (is(id, "virtual-machine-interface")) {
         vmi_link_ri(srv, t, o);
     } else if (is(id, "domain")) {

@@ -418,3 +418,107 @@ def test_vn_network_ids_never_shared(api):
     ids = [i for i in ids if i is not None]
     assert len(ids) >= 10
     assert len(ids) == len(set(ids)), "two VNs share a network id"
+
+
+def test_system_vn_instance_ip_not_from_ipam(api):
+    """Instance-ips on ip-fabric / __link_local__ take the given address (no IPAM)."""
+    fab = api.read("virtual-network", api.fq_to_id(
+        "virtual-network", ["default-domain", "default-project", "ip-fabric"]))
+    o = api.create("instance-ip", {"fq_name": [unique("vhost")],
+                                   "virtual_network_refs": [{"to": fab["fq_name"]}],
+                                   "instance_ip_address": "198.51.100.5"})
+    got = api.read("instance-ip", o["uuid"])
+    assert ip(got["instance_ip_address"]) == ip("198.51.100.5")
+    api.remove("instance-ip", o["uuid"])
+
+
+def test_removing_subnet_in_use_refused(api):
+    t = api.project()
+    vn = t.vn(subnets=["203.0.113.0/25", "203.0.113.128/25"])
+    sns = ipam_subnets(vn)
+    iip = t.iip(vn, subnet_uuid=sns[1]["subnet_uuid"])
+    assert ip(iip["instance_ip_address"]) == ip("203.0.113.252")
+    r = api.update_raw("virtual-network", vn["uuid"], {"network_ipam_refs": [
+        {"to": t.ipam()["fq_name"], "attr": {"ipam_subnets": [sns[0]]}}]})
+    assert r.status_code in (400, 409), r.status_code
+    assert len(ipam_subnets(api.read("virtual-network", vn["uuid"]))) == 2
+    # the unused subnet can go
+    api.update("virtual-network", vn["uuid"], {"network_ipam_refs": [
+        {"to": t.ipam()["fq_name"], "attr": {"ipam_subnets": [sns[1]]}}]})
+    left = ipam_subnets(api.read("virtual-network", vn["uuid"]))
+    assert [s["subnet_uuid"] for s in left] == [sns[1]["subnet_uuid"]]
+    assert ip(t.iip(vn)["instance_ip_address"]) == ip("203.0.113.251")
+
+
+def test_subnet_added_by_put_gets_defaults(api):
+    t = api.project()
+    vn = t.vn(subnets=["203.0.113.0/25"])
+    first = ipam_subnets(vn)[0]
+    api.update("virtual-network", vn["uuid"], {"network_ipam_refs": [
+        {"to": t.ipam()["fq_name"], "attr": {"ipam_subnets": [first,
+                                                             subnet("203.0.113.128/25")]}}]})
+    sns = ipam_subnets(api.read("virtual-network", vn["uuid"]))
+    assert sns[0]["subnet_uuid"] == first["subnet_uuid"]
+    assert ip(sns[1]["default_gateway"]) == ip("203.0.113.254")
+    assert ip(sns[1]["dns_server_address"]) == ip("203.0.113.253")
+    assert is_uuid(sns[1]["subnet_uuid"]) and sns[1]["subnet_uuid"] != first["subnet_uuid"]
+    got = t.iip(vn, subnet_uuid=sns[1]["subnet_uuid"])
+    assert ip(got["instance_ip_address"]) == ip("203.0.113.252")
+
+
+def test_gateway_change_re_reserves(api):
+    t = api.project()
+    vn = t.vn(subnets=[NET24])
+    [sn] = ipam_subnets(vn)
+    assert ip(t.iip(vn)["instance_ip_address"]) == ip("203.0.113.252")
+    changed = dict(sn, default_gateway="203.0.113.250")
+    api.update("virtual-network", vn["uuid"], {"network_ipam_refs": [
+        {"to": t.ipam()["fq_name"], "attr": {"ipam_subnets": [changed]}}]})
+    [sn2] = ipam_subnets(api.read("virtual-network", vn["uuid"]))
+    assert ip(sn2["default_gateway"]) == ip("203.0.113.250")
+    assert sn2["subnet_uuid"] == sn["subnet_uuid"]
+    got = {ip(t.iip(vn)["instance_ip_address"]) for _ in range(3)}
+    assert ip("203.0.113.250") not in got
+    assert ip("203.0.113.253") not in got      # DNS still reserved
+    assert ip("203.0.113.252") not in got      # still in use
+
+
+def test_failed_create_leaves_nothing_behind(api):
+    t = api.project()
+    fq = t.fq + [unique("vn")]
+    r = api.create_raw("virtual-network", {"parent_type": "project", "fq_name": fq,
+                                           "network_ipam_refs": [{"to": t.ipam()["fq_name"],
+                                                                  "attr": {"ipam_subnets": [
+                                                                      subnet(NET24),
+                                                                      subnet("203.0.113.0/25")]}}]})
+    expect(r, 400)
+    expect(api.fq_to_id_raw("virtual-network", fq), 404)
+    assert not api.read("network-ipam", t.ipam()["uuid"]).get("virtual_network_back_refs")
+    vn = api.create("virtual-network", {"parent_type": "project", "fq_name": fq})
+    assert api.read("virtual-network", vn["uuid"])["fq_name"] == fq
+
+    vn = t.vn(subnets=[NET24])
+    name = unique("iip")
+    r = t.iip_raw(vn, name=name, instance_ip_address="198.51.100.9")
+    assert 400 <= r.status_code < 500
+    expect(api.fq_to_id_raw("instance-ip", [name]), 404)
+    got = t.iip(vn, name=name)
+    assert ip(got["instance_ip_address"]) == ip("203.0.113.252")
+    # a refused duplicate request does not free the address it collided with
+    r = t.iip_raw(vn, instance_ip_address="203.0.113.252")
+    assert r.status_code in (400, 409)
+    assert ip(t.iip(vn)["instance_ip_address"]) == ip("203.0.113.251")
+    api.read("instance-ip", got["uuid"])
+
+
+def test_requested_floating_ip_in_use(api):
+    t = api.project()
+    pub = t.vn(subnets=["203.0.113.128/26"])
+    api.create("floating-ip-pool", {"parent_type": "virtual-network",
+                                    "fq_name": pub["fq_name"] + ["pool"]})
+    body = {"parent_type": "floating-ip-pool", "project_refs": [{"to": t.fq}],
+            "floating_ip_address": "203.0.113.150"}
+    api.create("floating-ip", dict(body, fq_name=pub["fq_name"] + ["pool", "a"]))
+    r = api.create_raw("floating-ip", dict(body, fq_name=pub["fq_name"] + ["pool", "b"]))
+    assert r.status_code in (400, 409), r.status_code
+    expect(api.fq_to_id_raw("floating-ip", pub["fq_name"] + ["pool", "b"]), 404)

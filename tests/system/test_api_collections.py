@@ -295,3 +295,14 @@ def test_bulk_pagination(api, world):
 def test_bulk_unknown_type(api):
     r = api.post("/list-bulk-collection", {"type": "no-such-thing"})
     assert r.status_code in (400, 404), r.status_code
+
+
+def test_detail_with_fields_limits_columns(api, world):
+    es = entries(api.list("virtual-network", parent_id=world.p1.uuid, detail="True",
+                          fields="display_name"))
+    by = {e["virtual-network"]["uuid"]: e["virtual-network"] for e in es}
+    a = by[world.a["uuid"]]
+    assert a["display_name"] == "alpha"
+    assert a["fq_name"] == world.a["fq_name"]
+    assert "network_ipam_refs" not in a
+    assert "routing_instances" not in a
