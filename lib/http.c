@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "json_util.h"
 #include "log.h"
 #include "mem.h"
 
@@ -155,7 +156,7 @@ http_req_json(struct http_req *r, char *err, size_t errlen)
         return NULL;
     }
     json_error_t jerr;
-    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_util_loadb(body, len, &jerr);
     if (!j) {
         snprintf(err, errlen, "Bad Request, malformed JSON body: %s (line %d, column %d)",
                  jerr.text, jerr.line, jerr.column);
@@ -236,7 +237,7 @@ http_reply_json(struct http_req *r, int status, json_t *j)
 {
     struct evbuffer *out = evbuffer_new();
     if (j) {
-        json_dump_callback(j, http_dump_cb, out, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_util_dump(j, http_dump_cb, out);
         json_decref(j);
     }
     http_reply_header(r, "Content-Type", "application/json; charset=\"UTF-8\"");

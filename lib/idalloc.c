@@ -31,23 +31,21 @@ test(const struct idalloc *a, uint32_t i)
 bool
 idalloc_alloc(struct idalloc *a, uint32_t *id)
 {
-    if (a->used >= a->size) {
-        return false;
-    }
-    for (uint32_t n = 0, i = a->hint; n < a->size; n++, i = i + 1 < a->size ? i + 1 : 0) {
-        if (!(i % 64) && a->bits[i / 64] == UINT64_MAX && n + 64 <= a->size) {
-            n += 63;
+    /* Every index below the hint is in use: the first free one is at or after it. */
+    for (uint32_t i = a->hint; i < a->size; i++) {
+        if (!(i % 64) && a->bits[i / 64] == UINT64_MAX) {
             i += 63;
             continue;
         }
         if (!test(a, i)) {
             a->bits[i / 64] |= (uint64_t) 1 << (i % 64);
             a->used++;
-            a->hint = i + 1 < a->size ? i + 1 : 0;
+            a->hint = i + 1;
             *id = a->base + i;
             return true;
         }
     }
+    a->hint = a->size;
     return false;
 }
 
@@ -70,6 +68,9 @@ idalloc_free(struct idalloc *a, uint32_t id)
         uint32_t i = id - a->base;
         a->bits[i / 64] &= ~((uint64_t) 1 << (i % 64));
         a->used--;
+        if (i < a->hint) {
+            a->hint = i;
+        }
     }
 }
 

@@ -10,13 +10,14 @@
 struct idalloc {
     uint64_t *bits;
     uint32_t base, size;        /* Ids base .. base + size - 1. */
-    uint32_t hint;              /* Index to try next. */
+    uint32_t hint;              /* Every index below it is in use. */
     uint32_t used;
 };
 
 void idalloc_init(struct idalloc *, uint32_t base, uint32_t size);
 void idalloc_destroy(struct idalloc *);
-/* Allocates the lowest free id at or after the hint.  Returns false when full. */
+/* Allocates the lowest free id (as the original's IndexAllocator: first zero bit).
+ * Returns false when full. */
 bool idalloc_alloc(struct idalloc *, uint32_t *id);
 /* Reserves ID.  Returns false if out of range or already used. */
 bool idalloc_reserve(struct idalloc *, uint32_t id);

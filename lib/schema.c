@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "build_config.h"
+#include "json_util.h"
 #include "mem.h"
 
 static MEM_TYPE(mem_type_schema, "schema");
@@ -169,7 +170,9 @@ load_types(struct schema *s, json_t *root, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
         struct schema_type *t = schema_type_add(s, primitives[i].name, primitives[i].kind);
-        if (!strcmp(t->name, "unsignedLong") || !strcmp(t->name, "unsignedInt")) {
+        /* unsignedLong values past 2^63 are held as their signed bit pattern (json_util.h),
+         * so only unsignedInt has a checkable range. */
+        if (!strcmp(t->name, "unsignedInt")) {
             t->has_min = true;
             t->min = 0;
         }
@@ -238,6 +241,9 @@ load_types(struct schema *s, json_t *root, char *err, size_t errlen)
                 return EINVAL;
             }
             fd->list = json_is_true(json_object_get(f, "list"));
+            if (!strcmp(fd->type->name, "unsignedLong")) {
+                json_util_add_unsigned_key(fd->name);
+            }
             fd->required = json_is_true(json_object_get(f, "required"));
             json_t *def = json_object_get(f, "default");
             fd->def = def ? json_incref(def) : NULL;

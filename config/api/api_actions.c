@@ -195,7 +195,9 @@ ref_relax(struct api_server *srv, struct http_req *req)
         const char *ru = json_string_value(json_object_get(j, "ref-uuid"));
         struct api_obj *to = ru ? api_store_get(&srv->store, ru) : NULL;
         struct api_ref *r = to ? api_ref_find(o, to) : NULL;
-        if (!r) {
+        if (!ru) {
+            http_reply_text(req, 400, "Bad Request, ref-uuid is required");
+        } else if (!r) {
             http_reply_text(req, 404, "No reference from %s to %s", o->uuid, ru ? ru : "?");
         } else {
             struct api_txn t;

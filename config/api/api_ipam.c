@@ -510,6 +510,27 @@ api_ipam_mark(struct api_obj *vn, const char *ip, const char *owner)
     return true;
 }
 
+/* A freed address ahead of the cursor (in allocation order) is where the next search
+ * starts, so that allocation always hands out the first free address, as the original's
+ * bitmap allocator does. */
+static void
+subnet_rewind(struct vn_ipam *v, const struct ipaddr *a)
+{
+    for (size_t i = 0; i < v->n_subnets; i++) {
+        struct ipam_subnet *s = &v->subnets[i];
+        if (!ipaddr_in_prefix(a, &s->net, s->len) || !s->cursor_valid) {
+            continue;
+        }
+        for (size_t r = 0; r < s->n_ranges; r++) {
+            if (a->v >= s->ranges[r].lo && a->v <= s->ranges[r].hi
+                && (s->from_start ? a->v < s->cursor : a->v > s->cursor)) {
+                s->cursor = a->v;
+                s->cursor_range = r;
+            }
+        }
+    }
+}
+
 bool
 api_ipam_free(struct api_obj *vn, const char *ip)
 {
@@ -525,6 +546,7 @@ api_ipam_free(struct api_obj *vn, const char *ip)
     hmap_remove(&v->used, &u->node);
     xfree(u->owner);
     mem_free(&mem_type_ipam, u);
+    subnet_rewind(v, &a);
     return true;
 }
 

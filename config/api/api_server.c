@@ -299,6 +299,11 @@ api_commit_and_reply(struct api_server *srv, struct api_txn *t, struct http_req 
 static bool
 valid_name(const struct schema_ident *id, const char *name, struct api_err *e)
 {
+    /* U+FFFE and U+FFFF are not XML characters (the names become IF-MAP identifiers). */
+    if (strstr(name, "\xef\xbf\xbe") || strstr(name, "\xef\xbf\xbf")) {
+        api_fail(e, 400, "Bad Request, name has a character not allowed in XML");
+        return false;
+    }
     for (const char *p = name; *p; p++) {
         unsigned char c = (unsigned char) *p;
         if (c < 0x20 || c == 0x7f || strchr("<>&\"'", c)
@@ -366,10 +371,11 @@ resolve_parent(struct api_server *srv, const struct schema_ident *id, json_t *fq
                                   parent_type);
             }
         }
+    } else if (id->n_parents > 1) {
+        status = api_fail(e, 400, "Bad Request, parent_type is required: %s has several "
+                          "parent types", id->name);
     } else {
-        for (size_t i = 0; i < id->n_parents && !*parentp; i++) {
-            *parentp = api_store_get_fq_json(&srv->store, id->parents[i]->from, pfq);
-        }
+        *parentp = api_store_get_fq_json(&srv->store, id->parents[0]->from, pfq);
         if (!*parentp) {
             status = api_fail(e, 400, "Parent %s type %s does not exist", repr,
                               id->parents[0]->from->name);
@@ -565,6 +571,34 @@ default_perms2(json_t *given)
     return p;
 }
 
+/* The project quota (QuotaType: per-type limits, "defaults", -1 = unlimited) on the number
+ * of objects of type ID directly under PARENT. */
+static int
+check_quota(const struct schema_ident *id, const struct api_obj *parent, struct api_err *e)
+{
+    if (!parent || strcmp(parent->ident->name, "project")) {
+        return 0;
+    }
+    json_t *quota = json_object_get(parent->props, "quota");
+    json_t *limit = json_object_get(quota, id->obj_type);
+    if (!json_is_integer(limit)) {
+        limit = json_object_get(quota, "defaults");
+    }
+    if (!json_is_integer(limit) || json_integer_value(limit) < 0) {
+        return 0;
+    }
+    json_int_t n = 0;
+    struct api_obj *c;
+    LIST_FOR_EACH (c, child_node, &parent->children) {
+        n += c->ident == id;
+    }
+    if (n >= json_integer_value(limit)) {
+        return api_fail(e, 412, "quota limit (%lld) exceeded for resource %s",
+                        (long long) json_integer_value(limit), id->obj_type);
+    }
+    return 0;
+}
+
 int
 api_obj_create_from_json(struct api_server *srv, struct api_txn *t,
                          const struct schema_ident *id, json_t *body, bool internal,
@@ -600,13 +634,12 @@ api_obj_create_from_json(struct api_server *srv, struct api_txn *t,
     char uuid[UUID_LEN + 1];
     json_t *ju = json_object_get(body, "uuid");
     if (ju && !json_is_null(ju)) {
-        if (!json_is_string(ju) || !uuid_is_valid(json_string_value(ju))) {
-            return api_fail(e, 400, "Bad Request, invalid uuid");
+        const char *us = json_string_value(ju);
+        if (!us || !uuid_is_valid(us) || strpbrk(us, "ABCDEF")) {
+            return api_fail(e, 400, "Bad Request, invalid uuid '%s' (canonical lower-case "
+                            "form required)", us ? us : "");
         }
-        snprintf(uuid, sizeof uuid, "%s", json_string_value(ju));
-        for (char *p = uuid; *p; p++) {
-            *p = (char) (*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-        }
+        snprintf(uuid, sizeof uuid, "%s", us);
         if (api_store_get(&srv->store, uuid)) {
             return api_fail(e, 409, "uuid %s already exists", uuid);
         }
@@ -618,6 +651,11 @@ api_obj_create_from_json(struct api_server *srv, struct api_txn *t,
         char repr[1024];
         api_fq_repr(fq, repr, sizeof repr);
         return api_fail(e, 409, "%s already exists with uuid: %s", repr, dup->uuid);
+    }
+
+    status = check_quota(id, parent, e);
+    if (status) {
+        return status;
     }
 
     json_t *props = json_object();
@@ -767,7 +805,7 @@ doom(const struct api_server *srv, struct api_obj *o, struct api_obj ***list, si
     if (hn > 1) {
         return api_fail(e, 409, "Delete when children still present: %s]", hrefs);
     }
-    o->doomed = true;
+    o->scratch = true;
     *list = mem_realloc(&mem_type_api, *list, (*n + 1) * sizeof **list);
     (*list)[(*n)++] = o;
     LIST_FOR_EACH (c, child_node, &o->children) {
@@ -788,7 +826,7 @@ check_back_refs(const struct api_server *srv, struct api_obj **list, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct api_ref *r;
         LIST_FOR_EACH (r, to_node, &list[i]->back_refs) {
-            if (!r->from->doomed && !r->link->derived && !r->relaxed) {
+            if (!r->from->scratch && !r->link->derived && !r->relaxed) {
                 add_href(srv, hrefs, sizeof hrefs, &hn, r->from);
             }
         }
@@ -814,7 +852,7 @@ api_obj_delete_checked(struct api_server *srv, struct api_txn *t, struct api_obj
         status = check_back_refs(srv, list, n, e);
     }
     for (size_t i = 0; i < n; i++) {
-        list[i]->doomed = false;
+        list[i]->scratch = false;
     }
     if (!status) {
         /* Children first, so that each object goes after what hangs below it. */
@@ -1022,9 +1060,9 @@ parse_filters(struct list_params *p, const char *s, struct api_err *e)
         const char *t = json_string_value(part);
         const char *eq = strstr(t, "==");
         if (!eq || eq == t) {
+            api_fail(e, 400, "Bad Request, invalid filter '%s' (expected key==value)", t);
             json_decref(parts);
-            return api_fail(e, 400, "Bad Request, invalid filter '%s' (expected key==value)",
-                            t);
+            return e->status;
         }
         char *key = mem_strndup(&mem_type_string, t, (size_t) (eq - t));
         const char *val = eq + 2;
@@ -1222,6 +1260,26 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
     }
 
+    if (p->shared) {
+        /* Also what is shared globally, wherever it lives (there is no tenant identity
+         * without authentication, so only global shares apply). */
+        for (size_t i = 0; i < n; i++) {
+            v[i]->scratch = true;
+        }
+        struct api_obj *o;
+        API_TYPE_FOR_EACH (o, api_store_type(&srv->store, id)) {
+            json_t *p2 = json_object_get(o->props, "perms2");
+            if (!o->scratch && json_integer_value(json_object_get(p2, "global_access")) > 0
+                && (!p->fq_names || in_list(p->fq_names, o->fq_str))
+                && (!p->filters || matches_filters(o, p->filters))) {
+                collect(&v, &n, &alloc, o);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            v[i]->scratch = false;
+        }
+    }
+
     json_t *marker = NULL;
     size_t start = 0, end = n;
     if (p->page_limit > 0 || (p->page_marker && strcmp(p->page_marker, "None"))) {
@@ -1304,7 +1362,7 @@ list_params_from_query(struct http_req *req, struct list_params *p, struct api_e
     if ((s = http_req_query(req, "page_limit"))) {
         char *end;
         p->page_limit = strtol(s, &end, 10);
-        if (*end || end == s) {
+        if (*end || end == s || p->page_limit < 1) {
             return api_fail(e, 400, "Bad Request, invalid page_limit '%s'", s);
         }
     }
@@ -1343,9 +1401,11 @@ body_list(json_t *v)
         size_t i;
         json_t *x;
         json_array_foreach (v, i, x) {
-            if (json_is_string(x)) {
-                json_array_append(a, x);
+            if (!json_is_string(x)) {
+                json_decref(a);
+                return NULL;
             }
+            json_array_append(a, x);
         }
         return a;
     }
@@ -1378,19 +1438,49 @@ handle_list_bulk(struct api_server *srv, struct http_req *req)
         return;
     }
     struct list_params p = { 0 };
-    p.parent_ids = body_list(json_object_get(j, "parent_id"));
-    p.back_ref_ids = body_list(json_object_get(j, "back_ref_id"));
-    p.obj_uuids = body_list(json_object_get(j, "obj_uuids"));
-    p.fq_names = body_list(json_object_get(j, "fq_names"));
-    p.fields = body_list(json_object_get(j, "fields"));
+    static const char *const list_keys[] = { "parent_id", "back_ref_id", "obj_uuids",
+                                              "fq_names", "fields" };
+    json_t **dest[] = { &p.parent_ids, &p.back_ref_ids, &p.obj_uuids, &p.fq_names,
+                        &p.fields };
+    struct api_err e2 = { 0 };
+    for (size_t k = 0; k < 5 && !e2.status; k++) {
+        json_t *v = json_object_get(j, list_keys[k]);
+        if (v && !json_is_null(v)) {
+            *dest[k] = body_list(v);
+            if (!*dest[k]) {
+                api_fail(&e2, 400, "Bad Request, %s must be a list of strings or a "
+                         "comma-separated string", list_keys[k]);
+            }
+        }
+    }
     p.detail = body_true(json_object_get(j, "detail"));
     p.count = body_true(json_object_get(j, "count"));
     p.shared = body_true(json_object_get(j, "shared"));
     p.exclude_hrefs = body_true(json_object_get(j, "exclude_hrefs"));
-    p.page_marker = json_string_value(json_object_get(j, "page_marker"));
+    json_t *pm = json_object_get(j, "page_marker");
+    p.page_marker = json_string_value(pm);
     json_t *pl = json_object_get(j, "page_limit");
-    p.page_limit = json_is_integer(pl) ? (long) json_integer_value(pl)
-                   : json_is_string(pl) ? strtol(json_string_value(pl), NULL, 10) : 0;
+    if (pl && !json_is_null(pl)) {
+        char *end = NULL;
+        p.page_limit = json_is_integer(pl) ? (long) json_integer_value(pl)
+                       : json_is_string(pl) ? strtol(json_string_value(pl), &end, 10) : 0;
+        if (p.page_limit < 1 || (end && *end)) {
+            api_fail(&e2, 400, "Bad Request, page_limit must be a positive integer");
+        }
+    }
+    if (pm && !json_is_null(pm) && !json_is_string(pm)) {
+        api_fail(&e2, 400, "Bad Request, page_marker must be a string");
+    }
+    json_t *fj = json_object_get(j, "filters");
+    if (fj && !json_is_null(fj) && !json_is_string(fj)) {
+        api_fail(&e2, 400, "Bad Request, filters must be a string 'key==value,...'");
+    }
+    if (e2.status) {
+        list_params_destroy(&p);
+        json_decref(j);
+        api_reply_err(srv, req, &e2);
+        return;
+    }
     const char *filters = json_string_value(json_object_get(j, "filters"));
     int status = filters ? parse_filters(&p, filters, &e) : 0;
     json_t *out = NULL;

@@ -50,7 +50,7 @@ struct api_obj {
     struct list back_refs;      /* api_ref.to_node */
     uint64_t txn_seq;           /* Last transaction that marked it dirty. */
     bool deleted;
-    bool doomed;                /* Scratch: part of the delete being checked. */
+    bool scratch;               /* Scratch mark for one walk (delete checks, list merging); left false. */
     void *ext;                  /* Type-specific state (IPAM of a virtual network). */
 };
 

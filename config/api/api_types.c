@@ -382,7 +382,9 @@ api_types_pre_update(struct api_server *srv, struct api_obj *o, json_t *props,
     json_t *v;
     json_object_foreach (props, key, v) {
         const struct schema_prop *p = schema_ident_prop(o->ident, key);
-        if (p && !strchr(p->ops, 'U') && !json_equal(v, json_object_get(o->props, key))) {
+        /* id_perms and perms2 are partly the user's; the update pipeline merges them. */
+        if (p && !strchr(p->ops, 'U') && strcmp(key, "id_perms") && strcmp(key, "perms2")
+            && !json_equal(v, json_object_get(o->props, key))) {
             return api_fail(e, 400, "Bad Request, %s cannot be updated", key);
         }
     }

@@ -15,7 +15,11 @@ Fixtures
               stopped at teardown
 
 Environment
-  CONTRAIL_API_BIN   path of the binary (default: <repo>/build/config/api/contrail-api)
+  CONTRAIL_BUILD_DIR build directory to take the daemon from (default: <repo>/build)
+  CONTRAIL_API_BIN   path of the binary (default: $CONTRAIL_BUILD_DIR/config/api/contrail-api)
+
+A daemon stopped with SIGTERM at teardown must exit with status 0 (under the sanitizer build a
+leak or memory error shows up as a teardown error, with the daemon's output attached).
 """
 
 import ipaddress
@@ -33,8 +37,8 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-API_BIN = Path(os.environ.get("CONTRAIL_API_BIN",
-                              REPO / "build" / "config" / "api" / "contrail-api"))
+BUILD_DIR = Path(os.environ.get("CONTRAIL_BUILD_DIR", REPO / "build"))
+API_BIN = Path(os.environ.get("CONTRAIL_API_BIN", BUILD_DIR / "config" / "api" / "contrail-api"))
 START_TIMEOUT = 20.0        # seconds for the daemon to answer GET /
 HTTP_TIMEOUT = 15.0         # seconds for any single request
 
@@ -66,12 +70,18 @@ def poll(predicate, timeout, what, interval=0.02):
 
 
 def tail(path, lines=40):
+    """The last LINES lines of PATH, or a sanitizer report in it from its first line."""
     try:
         with open(path, "rb") as f:
-            data = f.read()[-20000:]
+            text = f.read().decode("utf-8", "replace")
     except OSError:
         return f"<{path}: missing>"
-    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+    all_lines = text.splitlines()
+    for i, line in enumerate(all_lines):
+        if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line \
+                or "runtime error:" in line:
+            return "\n".join(all_lines[i:i + 80])
+    return "\n".join(all_lines[-lines:])
 
 
 class ApiServer:
@@ -182,21 +192,28 @@ class ApiServer:
         self._reap()
 
     def stop(self):
-        """SIGTERM, then SIGKILL if it does not exit within 5 s."""
+        """SIGTERM, then SIGKILL if it does not exit within 10 s.  Returns an error text if
+        the daemon did not exit cleanly (status 0) on SIGTERM, else None."""
+        problem = None
         if self.alive():
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=5)
+                rc = self.proc.wait(timeout=10)
+                if rc != 0:
+                    problem = f"contrail-api exited with status {rc} on SIGTERM"
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                problem = "contrail-api did not exit within 10 s of SIGTERM"
         self._reap()
+        return problem
 
     def restart(self, hard=True):
         """Kills the daemon (SIGKILL unless HARD is false) and starts it again on the same DB."""
         if hard:
             self.kill()
         else:
-            self.stop()
+            problem = self.stop()
+            assert problem is None, problem + "\n" + self.diagnostics()
         return self.start()
 
     def diagnostics(self):
@@ -455,13 +472,16 @@ def api_server(tmp_path_factory):
     try:
         yield srv
     finally:
-        srv.stop()
+        problem = srv.stop()
+    if problem:
+        pytest.fail(problem + "\n" + srv.diagnostics())
 
 
 @pytest.fixture
 def api(api_server):
     if not api_server.alive():
         # An earlier test of this module crashed it (that test already failed): keep going.
+        api_server._reap()
         api_server.start()
     client = Client(api_server)
     yield client
@@ -479,8 +499,13 @@ def daemon_factory(tmp_path):
         made.append(srv)
         return srv
     yield make
+    problems = []
     for srv in made:
-        srv.stop()
+        problem = srv.stop()
+        if problem:
+            problems.append(problem + "\n" + srv.diagnostics())
+    if problems:
+        pytest.fail("\n\n".join(problems))
 
 
 @pytest.fixture

@@ -342,3 +342,33 @@ def test_obj_perms(api):
     vn = t.vn()
     expect(api.get("/obj-perms", params={"uuid": vn["uuid"]}), 200)
     expect(api.get("/obj-perms", params={"uuid": str(uuidlib.uuid4())}), 404)
+
+
+def test_ref_update_add_with_relax_flag(api):
+    t = api.project()
+    vn = t.vn()
+    pol = t.policy()
+    body = {"type": "virtual-network", "uuid": vn["uuid"], "ref-type": "network-policy",
+            "ref-uuid": pol["uuid"], "operation": "ADD",
+            "attr": {"sequence": {"major": 0, "minor": 0}}, "relax_ref_for_delete": True}
+    expect(api.post("/ref-update", body), 200)
+    assert api.read("virtual-network", vn["uuid"])["network_policy_refs"][0]["uuid"] == \
+        pol["uuid"]
+    api.remove("network-policy", pol["uuid"])
+
+
+def test_put_perms2(api):
+    t = api.project()
+    other = api.project()
+    vn = t.vn()
+    r = api.update_raw("virtual-network", vn["uuid"], {"perms2": {"owner_access": 7}})
+    expect(r, 400)
+    assert "owner" in r.text
+    api.update("virtual-network", vn["uuid"], {"perms2": {
+        "owner": other.uuid, "owner_access": 7, "global_access": 5,
+        "share": [{"tenant": t.uuid, "tenant_access": 4}]}})
+    p2 = api.read("virtual-network", vn["uuid"])["perms2"]
+    assert p2["owner"].replace("-", "") == other.uuid.replace("-", "")
+    assert p2["global_access"] == 5
+    assert [(s["tenant"].replace("-", ""), s["tenant_access"]) for s in p2["share"]] == \
+        [(t.uuid.replace("-", ""), 4)]

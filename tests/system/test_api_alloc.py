@@ -151,11 +151,11 @@ def test_small_subnet_exhaustion(api):
     got = [t.iip(vn) for _ in range(4)]
     assert [addr(g) for g in got] == [ip(f"203.0.113.{i}") for i in (12, 11, 10, 9)]
     r = t.iip_raw(vn)
-    assert r.status_code >= 400, f"allocated past exhaustion: {r.text[:200]}"
+    assert 400 <= r.status_code < 500, f"past exhaustion: {r.status_code} {r.text[:200]}"
     assert api.alive()
     api.remove("instance-ip", got[2]["uuid"])     # frees .10
     assert addr(t.iip(vn)) == ip("203.0.113.10")
-    assert t.iip_raw(vn).status_code >= 400
+    assert 400 <= t.iip_raw(vn).status_code < 500
 
 
 def test_allocation_pool(api):
@@ -166,7 +166,7 @@ def test_allocation_pool(api):
     assert sn["allocation_pools"][0]["start"] == "203.0.113.20"
     got = [addr(t.iip(vn)) for _ in range(3)]
     assert got == [ip("203.0.113.22"), ip("203.0.113.21"), ip("203.0.113.20")]
-    assert t.iip_raw(vn).status_code >= 400
+    assert 400 <= t.iip_raw(vn).status_code < 500
 
 
 def test_allocation_pools_from_start(api):
@@ -176,7 +176,7 @@ def test_allocation_pools_from_start(api):
         {"start": "203.0.113.60", "end": "203.0.113.60"}])])
     got = [addr(t.iip(vn)) for _ in range(3)]
     assert got == [ip("203.0.113.40"), ip("203.0.113.41"), ip("203.0.113.60")]
-    assert t.iip_raw(vn).status_code >= 400
+    assert 400 <= t.iip_raw(vn).status_code < 500
 
 
 def test_bad_subnets_rejected(api):
@@ -383,8 +383,8 @@ def test_ip_alloc_exhaustion(api):
     r = expect(api.post(base + "/ip-alloc", {"count": 4}), 200)
     assert sorted(ip(a) for a in r.json()["ip_addr"]) == \
         [ip(f"203.0.113.{i}") for i in (17, 18, 19, 20)]
-    assert api.post(base + "/ip-alloc", {"count": 1}).status_code >= 400
-    assert t.iip_raw(vn).status_code >= 400
+    assert 400 <= api.post(base + "/ip-alloc", {"count": 1}).status_code < 500
+    assert 400 <= t.iip_raw(vn).status_code < 500
     assert ip_count(api, vn, ["203.0.113.16/29"]) == [4]
 
 

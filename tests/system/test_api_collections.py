@@ -158,7 +158,8 @@ def test_shared(api, world):
     own = api.list_uuids("virtual-network", parent_id=world.p1.uuid)
     assert world.e["uuid"] not in own
     with_shared = api.list_uuids("virtual-network", parent_id=world.p1.uuid, shared="True")
-    assert world.p1_vns | {world.e["uuid"]} <= with_shared
+    assert world.p1_vns <= with_shared
+    assert world.e["uuid"] in with_shared, "globally shared VN of another project not listed"
     assert world.d["uuid"] not in with_shared
 
 
@@ -169,7 +170,7 @@ def test_shared_via_chmod(api, world):
                                             shared="True")
     expect(api.post("/chmod", {"uuid": vn["uuid"], "global_access": 5}), 200)
     assert vn["uuid"] in api.list_uuids("virtual-network", parent_id=world.p1.uuid,
-                                        shared="True")
+                                        shared="True"), "VN shared by chmod not listed"
 
 
 def test_exclude_hrefs(api, world):
@@ -268,7 +269,7 @@ def test_bulk_filters_and_shared(api, world):
              filters="display_name==gamma")
     assert {e["uuid"] for e in entries(j)} == {world.c["uuid"]}
     j = bulk(api, type="virtual-network", parent_id=world.p1.uuid, shared=True)
-    assert world.e["uuid"] in {e["uuid"] for e in entries(j)}
+    assert world.e["uuid"] in {e["uuid"] for e in entries(j)}, "shared VN not listed"
 
 
 def test_bulk_long_uuid_list(api, world):

@@ -465,3 +465,17 @@ def test_appendix_b_default_security_group(api):
     assert [r["rule_uuid"] for r in got["security_group_entries"]["policy_rule"]] == \
         [r["rule_uuid"] for r in rules]
     assert got["security_group_id"] > 8000000
+
+
+def test_delete_vmi_refused_while_instance_ip_refers(api):
+    t = api.project()
+    vn = t.vn(subnets=["203.0.113.0/24"])
+    vmi = t.vmi(vn)
+    iip = t.iip(vn, virtual_machine_interface_refs=[{"to": vmi["fq_name"]}])
+    r = expect(api.delete(f"/virtual-machine-interface/{vmi['uuid']}"), 409)
+    assert iip["uuid"] in r.text
+    api.remove("instance-ip", iip["uuid"])
+    api.remove("virtual-machine-interface", vmi["uuid"])
+    api.remove("virtual-network", vn["uuid"])
+    api.remove("network-ipam", t.ipam()["uuid"])
+    api.remove("project", t.uuid)

@@ -270,6 +270,7 @@ def test_duplicate_fq_name(api):
     expect(r, 409)
     assert "already exists" in r.text
     assert vn["uuid"] in r.text
+    assert r.headers["Content-Type"].startswith("text/plain"), "error bodies are plain text"
     # the same name under another parent is fine
     other = api.project()
     other.vn("dup")
@@ -474,3 +475,96 @@ def test_client_disconnects_mid_request(api, api_server):
         s.sendall(payload)
         s.close()
         assert_alive(api)
+
+
+# ---- seeded mutation fuzzing of valid bodies ----
+
+def _leaf_paths(x, path=()):
+    yield path
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _leaf_paths(v, path + (k,))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _leaf_paths(v, path + (i,))
+
+
+def _mutate(body, rng):
+    import copy
+    body = copy.deepcopy(body)
+    paths = [p for p in _leaf_paths(body) if p]
+    path = rng.choice(paths)
+    parent = body
+    for k in path[:-1]:
+        parent = parent[k]
+    key = path[-1]
+    choice = rng.randrange(4)
+    if choice == 0 and isinstance(parent, dict):
+        del parent[key]
+        return body
+    values = [None, True, 0, -1, 2 ** 31, 2 ** 63, -2 ** 64, 1.5, float("1e308"), "", "x" * 3000,
+              "\u2603", "203.0.113.999", "::::", "-1", [], [None], {}, {"a": {"b": []}},
+              [[[[[]]]]], "00000000-0000-0000-0000-000000000000"]
+    if choice == 1 and isinstance(parent, dict):
+        parent[rng.choice(["bogus", "fq_name", "uuid", "parent_type", "attr", "to",
+                           "ip_prefix_len"])] = rng.choice(values)
+        return body
+    parent[key] = rng.choice(values)
+    return body
+
+
+def test_fuzzed_bodies_never_crash(api):
+    import random
+    rng = random.Random(20130913)
+    t = api.project()
+    vn = t.vn("fz", subnets=["203.0.113.0/24"])
+    seeds = [
+        ("virtual-network", t.vn_body(subnets=[{"subnet": {"ip_prefix": "203.0.113.0",
+                                                           "ip_prefix_len": 25},
+                                                "allocation_pools": [{"start": "203.0.113.10",
+                                                                      "end": "203.0.113.20"}],
+                                                "addr_from_start": True}],
+                                      virtual_network_properties=VNP_OK,
+                                      route_target_list={"route_target": ["target:64512:1"]})),
+        ("network-policy", {"parent_type": "project", "fq_name": t.fq + ["fzp"],
+                            "network_policy_entries": {"policy_rule": [{
+                                "direction": "<>", "protocol": "tcp",
+                                "src_addresses": [{"virtual_network": "any"}],
+                                "src_ports": [{"start_port": -1, "end_port": -1}],
+                                "dst_addresses": [{"subnet": {"ip_prefix": "203.0.113.0",
+                                                              "ip_prefix_len": 24}}],
+                                "dst_ports": [{"start_port": 80, "end_port": 80}],
+                                "action_list": {"simple_action": "pass"}}]}}),
+        ("virtual-machine-interface", {"parent_type": "project", "fq_name": t.fq + ["fzport"],
+                                       "virtual_network_refs": [{"to": vn["fq_name"]}],
+                                       "virtual_machine_interface_mac_addresses":
+                                           {"mac_address": ["02:00:00:00:00:01"]},
+                                       "virtual_machine_interface_bindings": {
+                                           "key_value_pair": [{"key": "host_id",
+                                                               "value": "c1"}]}}),
+        ("instance-ip", {"fq_name": ["fz-iip"], "virtual_network_refs": [{"to": vn["fq_name"]}],
+                         "instance_ip_address": "203.0.113.9", "instance_ip_family": "v4"}),
+        ("security-group", {"parent_type": "project", "fq_name": t.fq + ["fzsg"],
+                            "configured_security_group_id": 5,
+                            "security_group_entries": {"policy_rule": []},
+                            "perms2": {"owner": "x", "owner_access": 7, "global_access": 0,
+                                       "share": []}}),
+    ]
+    problems = []
+    for i in range(400):
+        rtype, body = seeds[i % len(seeds)]
+        mutated = _mutate(body, rng)
+        if i % 3 == 2:
+            r = api.update_raw("virtual-network", vn["uuid"], mutated)
+        else:
+            r = api.create_raw(rtype, mutated)
+        if r.status_code >= 500:
+            problems.append(f"{rtype} {json.dumps(mutated)[:200]} -> {r.status_code} "
+                            f"{r.text[:100]!r}")
+        if r.status_code == 200 and i % 3 != 2:
+            created = r.json()[rtype]["uuid"]
+            api.delete(f"/{rtype}/{created}")
+        if not api.alive():
+            pytest.fail(f"daemon died after {rtype} {json.dumps(mutated)[:300]}")
+    assert not problems, "server errors:\n" + "\n".join(problems[:20])
+    api.read("virtual-network", vn["uuid"])

@@ -26,6 +26,7 @@ ACTIONS = {
 
 def links_of(api):
     r = expect(api.get("/"), 200)
+    assert r.headers["Content-Type"].startswith("application/json")
     j = r.json()
     assert isinstance(j.get("links"), list), j
     links = []
