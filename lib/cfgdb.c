@@ -27,7 +27,8 @@ cfgdb_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *
             return ENOTSUP;
         }
     }
-    if (!colon || strchr(spec, '/') < colon) {
+    const char *slash = strchr(spec, '/');
+    if (!colon || (slash && slash < colon)) {
         return cfgdb_sqlite_class.open(base, spec, dbp, err, errlen);
     }
     snprintf(err, errlen, "config_db %s: unknown backend (use sqlite:PATH)", spec);

@@ -152,11 +152,12 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(error));
         return error;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
     char section[256] = "DEFAULTS";
     int lineno = 0;
     int error = 0;
-    while (fgets(line, sizeof line, f)) {
+    while (getline(&line, &cap, f) >= 0) {
         lineno++;
         char *s = conf_trim(line);
         if (!*s || *s == '#' || *s == ';') {
@@ -202,6 +203,7 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
             }
         }
     }
+    free(line);
     fclose(f);
     return error;
 }

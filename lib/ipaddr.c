@@ -77,9 +77,13 @@ ipaddr_parse_prefix(const char *s, bool strict, struct ipaddr *net, int *len)
     }
     memcpy(buf, s, (size_t) (slash - s));
     buf[slash - s] = '\0';
-    char *end;
-    long n = strtol(slash + 1, &end, 10);
-    if (!slash[1] || *end || !ipaddr_parse(buf, net) || n < 0 || n > ipaddr_bits(net->family)) {
+    const char *len_s = slash + 1;
+    size_t digits = strspn(len_s, "0123456789");
+    if (!digits || digits > 3 || len_s[digits] || (digits > 1 && len_s[0] == '0')) {
+        return false;
+    }
+    long n = strtol(len_s, NULL, 10);
+    if (!ipaddr_parse(buf, net) || n > ipaddr_bits(net->family)) {
         return false;
     }
     if (strict && (net->v & host_mask(net->family, (int) n))) {

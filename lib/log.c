@@ -24,6 +24,9 @@ int
 log_open(const char *path)
 {
     if (!path || !*path || !strcmp(path, "-")) {
+        if (log_file) {
+            fclose(log_file);
+        }
         log_file = NULL;
         return 0;
     }

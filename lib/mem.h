@@ -54,7 +54,7 @@ json_t *mem_to_json(void);
 char *mem_json_dumps(const json_t *, size_t flags);
 
 /* xjson_pack() that aborts on a format error (a programming error, never bad input), so that
- * a mistake cannot silently drop a value.  Use it instead of xjson_pack(). */
+ * a mistake cannot silently drop a value.  Use it instead of json_pack(). */
 json_t *xjson_pack(const char *fmt, ...);
 
 /* The generic types for strings and small helpers. */

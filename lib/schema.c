@@ -203,13 +203,16 @@ load_types(struct schema *s, json_t *root, char *err, size_t errlen)
             }
         }
         json_t *min = json_object_get(j, "min"), *max = json_object_get(j, "max");
-        if (json_is_number(min)) {
-            t->has_min = true;
-            t->min = (long long) json_number_value(min);
+        if ((min && !json_is_integer(min)) || (max && !json_is_integer(max))) {
+            return fail(err, errlen, "simple type %s: min and max must be integers", name);
         }
-        if (json_is_number(max)) {
+        if (min) {
+            t->has_min = true;
+            t->min = json_integer_value(min);
+        }
+        if (max) {
             t->has_max = true;
-            t->max = (long long) json_number_value(max);
+            t->max = json_integer_value(max);
         }
     }
     json_t *complex = json_object_get(root, "complex_types");
@@ -330,11 +333,11 @@ load_idents(struct schema *s, json_t *root, char *err, size_t errlen)
         id->props = salloc((n + nc + 1) * sizeof *id->props);
         for (size_t k = 0; k < n + nc; k++) {
             json_t *pj = k < n ? json_array_get(props, k) : json_array_get(common, k - n);
-            int error = load_prop(s, pj, &id->props[id->n_props], name, err, errlen);
+            /* Counted before loading, so that a half-loaded property is freed too. */
+            int error = load_prop(s, pj, &id->props[id->n_props++], name, err, errlen);
             if (error) {
                 return error;
             }
-            id->n_props++;
         }
 
         size_t idx;

@@ -364,11 +364,18 @@ api_ipam_apply(struct api_obj *vn)
                 LOG_WARN("network %s: ignoring subnet: %s", vn->fq_str, err);
                 continue;
             }
+            /* Keep the search position of an unchanged subnet, if it is still inside one of
+             * its pools. */
             for (size_t m = 0; m < n_old; m++) {
-                if (old[m].len == s.len && old[m].net.v == s.net.v) {
-                    s.cursor = old[m].cursor;
-                    s.cursor_range = old[m].cursor_range;
-                    s.cursor_valid = old[m].cursor_valid && old[m].n_ranges == s.n_ranges;
+                if (old[m].len == s.len && old[m].net.v == s.net.v
+                    && old[m].net.family == s.net.family && old[m].cursor_valid) {
+                    for (size_t q = 0; q < s.n_ranges; q++) {
+                        if (old[m].cursor >= s.ranges[q].lo && old[m].cursor <= s.ranges[q].hi) {
+                            s.cursor = old[m].cursor;
+                            s.cursor_range = q;
+                            s.cursor_valid = true;
+                        }
+                    }
                 }
             }
             v->subnets = mem_realloc(&mem_type_ipam, v->subnets,
@@ -456,7 +463,10 @@ api_ipam_alloc(struct api_obj *vn, int family, const char *subnet_uuid, const ch
                 || (subnet_uuid && strcmp(subnet_uuid, s->uuid))) {
                 continue;
             }
-            if (used_find(v, &a)) {
+            /* The network and broadcast addresses and the DNS service address are the
+             * system's.  The gateway may be asked for: a router's port takes it. */
+            if (used_find(v, &a) || a.v == ipaddr_prefix_first(&s->net, s->len)
+                || a.v == ipaddr_prefix_last(&s->net, s->len) || (s->has_dns && a.v == s->dns)) {
                 return bad(err, errlen, 409, "Ip address already in use: %s", want);
             }
             used_add(v, &a, owner);
