@@ -1695,6 +1695,12 @@ api_server_open(struct api_server *srv, struct event_base *base, const struct sc
     return 0;
 }
 
+int
+api_server_port(const struct api_server *srv)
+{
+    return http_server_port(srv->http);
+}
+
 void
 api_server_close(struct api_server *srv)
 {

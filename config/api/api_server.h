@@ -46,6 +46,8 @@ int api_fail(struct api_err *, int status, const char *fmt, ...)
 int api_server_open(struct api_server *, struct event_base *, const struct schema *,
                     struct cfgdb *, const char *addr, int port, char *err, size_t errlen);
 void api_server_close(struct api_server *);
+/* The REST port actually listened on. */
+int api_server_port(const struct api_server *);
 void api_server_register_introspect(struct api_server *, struct introspect *);
 
 /* The pipeline, shared by the REST handlers, the actions and the start-up objects.  Each

@@ -5,12 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_server.h"
 #include "cfgdb.h"
 #include "daemon.h"
+#include "disc_client.h"
+#include "hostlist.h"
 #include "introspect.h"
 #include "log.h"
+#include "mem.h"
 #include "schema.h"
 
 LOG_MODULE(contrail_api);
@@ -21,11 +25,52 @@ static const struct conf_option options[] = {
     { "DEFAULTS", "config_db", CONF_STRING, "sqlite:/var/lib/contrail/config.db",
       "config database: sqlite:PATH" },
     { "DEFAULTS", "schema_file", CONF_STRING, NULL, "config schema data file" },
+    { "DEFAULTS", "disc_server_ip", CONF_STRING, NULL,
+      "discovery servers host[:port][,host[:port]...] to publish ApiServer/IfmapServer to" },
+    { "DEFAULTS", "disc_server_port", CONF_INT, "5998", "discovery port for entries without one" },
+    { "DEFAULTS", "ifmap_server_ip", CONF_STRING, "127.0.0.1", "IF-MAP server to publish" },
+    { "DEFAULTS", "ifmap_server_port", CONF_INT, "8443", "IF-MAP server port to publish" },
     { "DEFAULTS", "max_requests", CONF_INT, "1024", "accepted for compatibility" },
     { "DEFAULTS", "worker_id", CONF_INT, "0", "accepted for compatibility" },
     DAEMON_COMMON_OPTIONS("8084"),
     { NULL, NULL, 0, NULL, NULL },
 };
+
+/* Publishes ApiServer and IfmapServer to discovery, when one is configured. */
+static struct disc_client *
+api_publish(struct daemon *d, struct api_server *srv)
+{
+    const char *servers = conf_get(d->conf, "disc_server_ip");
+    if (!servers || !*servers) {
+        return NULL;
+    }
+    char list[1024];
+    hostlist_format(list, sizeof list, servers,
+                            (int) conf_get_int(d->conf, "disc_server_port"));
+    char host[256], client[300];
+    if (gethostname(host, sizeof host)) {
+        snprintf(host, sizeof host, "localhost");
+    }
+    host[sizeof host - 1] = '\0';
+    snprintf(client, sizeof client, "%s:contrail-api", host);
+    struct disc_client *dc = disc_client_create(d->base, list, client, "contrail-api");
+    if (!dc) {
+        LOG_ERR("disc_server_ip '%s' names no server", servers);
+        return NULL;
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d", api_server_port(srv));
+    json_t *info = xjson_pack("{ssss}", "ip-address", conf_get(d->conf, "listen_ip_addr"),
+                              "port", port);
+    disc_client_publish(dc, "ApiServer", info);
+    json_decref(info);
+    snprintf(port, sizeof port, "%ld", conf_get_int(d->conf, "ifmap_server_port"));
+    info = xjson_pack("{ssss}", "ip-address", conf_get(d->conf, "ifmap_server_ip"), "port",
+                      port);
+    disc_client_publish(dc, "IfmapServer", info);
+    json_decref(info);
+    return dc;
+}
 
 int
 main(int argc, char **argv)
@@ -62,7 +107,9 @@ main(int argc, char **argv)
         rc = 1;
     } else {
         api_server_register_introspect(&srv, d.introspect);
+        struct disc_client *dc = api_publish(&d, &srv);
         daemon_run(&d);
+        disc_client_destroy(dc);
         rc = 0;
     }
     api_server_close(&srv);
