@@ -208,7 +208,9 @@ static void api_done_cb(struct evhttp_request *req, void *arg)
     json_t *body = NULL;
     if (len) {
         json_error_t jerr;
-        body = json_loadb(raw, len, 0, &jerr);
+        /* id_perms.uuid.uuid_lslong/mslong are unsigned 64-bit, as in the original API:
+         * beyond jansson's json_int_t, so integers are read as reals (none is checked). */
+        body = json_loadb(raw, len, JSON_DECODE_INT_AS_REAL, &jerr);
         if (!body && status == 200)
             fail(c, "status 200 but body is not JSON (%s): %.400s", jerr.text, raw);
     }
