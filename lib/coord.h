@@ -84,11 +84,14 @@ struct coord {
  * an errno with a message in ERR. */
 int coord_open(struct event_base *, const char *spec, int session_timeout_ms,
                struct coord **coordp, char *err, size_t errlen);
+/* Ends the session (its ephemeral nodes go) and frees the instance with its watches and the
+ * elections not resigned.  NULL accepted; no callback runs after it. */
 void coord_close(struct coord *);
 
 /* Builds a coord_open SPEC from the original daemons' options: SERVERS is "h[:p],h[:p]"
  * (the zk_server_ip option; a missing port is PORT), NULL or "" means the in-process store. */
-void coord_spec_from_conf(char *spec, size_t size, const char *servers, int port);          /* NULL accepted; no callback runs after it. */
+void coord_spec_from_conf(char *spec, size_t size, const char *servers, int port);
+
 enum coord_state coord_state(const struct coord *);
 void coord_set_state_cb(struct coord *, coord_state_fn *, void *aux);
 

@@ -138,8 +138,13 @@ http_req_body(struct http_req *r, size_t *len)
 {
     struct evbuffer *b = evhttp_request_get_input_buffer(r->ev);
     size_t n = evbuffer_get_length(b);
-    /* NUL-terminate in place: the buffer is ours until the reply. */
-    evbuffer_add(b, "", 1);
+    /* NUL-terminate in place, once: the buffer is ours until the reply. */
+    if (r->body_terminated) {
+        n--;
+    } else {
+        evbuffer_add(b, "", 1);
+        r->body_terminated = true;
+    }
     if (len) {
         *len = n;
     }

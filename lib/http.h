@@ -23,6 +23,7 @@ struct http_req {
     char *path;                     /* Decoded path, without the query. */
     struct evkeyvalq query;         /* Decoded query parameters. */
     struct http_server *server;
+    bool body_terminated;           /* http_req_body() appended its NUL. */
 };
 
 typedef void http_handler_fn(struct http_req *, void *aux);
