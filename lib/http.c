@@ -231,10 +231,31 @@ http_reply(struct http_req *r, int status, const char *content_type, const char 
     http_req_free(r);
 }
 
+/* Encoder output is gathered in a local buffer and handed to the evbuffer in large pieces:
+ * the encoder emits many tiny tokens, and evbuffer_add per token costs more than the
+ * encoding itself. */
+struct dump_buf {
+    struct evbuffer *out;
+    size_t len;
+    char data[16384];
+};
+
 static int
 http_dump_cb(const char *buf, size_t size, void *aux)
 {
-    return evbuffer_add(aux, buf, size);
+    struct dump_buf *d = aux;
+    if (d->len + size > sizeof d->data) {
+        if (evbuffer_add(d->out, d->data, d->len)) {
+            return -1;
+        }
+        d->len = 0;
+        if (size > sizeof d->data) {
+            return evbuffer_add(d->out, buf, size);
+        }
+    }
+    memcpy(d->data + d->len, buf, size);
+    d->len += size;
+    return 0;
 }
 
 void
@@ -242,7 +263,11 @@ http_reply_json(struct http_req *r, int status, json_t *j)
 {
     struct evbuffer *out = evbuffer_new();
     if (j) {
-        json_util_dump(j, http_dump_cb, out);
+        static struct dump_buf d;   /* One loop thread per daemon: reused, not reentrant. */
+        d.out = out;
+        d.len = 0;
+        json_util_dump(j, http_dump_cb, &d);
+        evbuffer_add(out, d.data, d.len);
         json_decref(j);
     }
     http_reply_header(r, "Content-Type", "application/json; charset=\"UTF-8\"");
