@@ -104,7 +104,7 @@ open_conn(const char *path, sqlite3 **dbp, char *err, size_t errlen)
     /* NORMAL in WAL mode: commits do not sync (the sync thread does), checkpoints do. */
     if (exec_sql(db, "PRAGMA journal_mode=WAL") || exec_sql(db, "PRAGMA synchronous=NORMAL")
         || exec_sql(db, "PRAGMA wal_autocheckpoint=0")
-        || exec_sql(db, "PRAGMA cache_size=-65536")
+        || exec_sql(db, "PRAGMA cache_size=-16384")
         || exec_sql(db, "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT "
                     "NOT NULL)")) {
         snprintf(err, errlen, "config_db sqlite:%s: cannot initialise: %s", path,

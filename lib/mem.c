@@ -1,7 +1,8 @@
 /* mem: allocation wrappers with per-type accounting (see mem.h).
  *
- * A 16-byte header in front of each block records its size, so frees can be accounted in
- * bytes without the caller passing the size back.  Counters are plain integers: every daemon
+ * Sizes come from malloc_usable_size(), so a block needs no header of its own and frees are
+ * accounted in bytes without the caller passing the size back (the byte counts include
+ * malloc's rounding).  Counters are plain integers: every daemon
  * allocates from its event-loop thread, except the database writer thread, which uses its own
  * types and atomic updates. */
 #include "mem.h"
@@ -10,12 +11,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
-
-struct mem_hdr {
-    size_t size;
-    size_t pad;
-};
 
 MEM_TYPE(mem_type_string, "string");
 static MEM_TYPE(mem_type_json, "json");
@@ -57,13 +54,12 @@ mem_oom(size_t size)
 void *
 mem_zalloc(struct mem_type *type, size_t size)
 {
-    struct mem_hdr *h = calloc(1, sizeof *h + size);
-    if (!h) {
+    void *p = calloc(1, size ? size : 1);
+    if (!p) {
         mem_oom(size);
     }
-    h->size = size;
-    mem_account(type, 1, (int64_t) size);
-    return h + 1;
+    mem_account(type, 1, (int64_t) malloc_usable_size(p));
+    return p;
 }
 
 void *
@@ -72,25 +68,34 @@ mem_realloc(struct mem_type *type, void *p, size_t size)
     if (!p) {
         return mem_zalloc(type, size);
     }
-    struct mem_hdr *h = (struct mem_hdr *) p - 1;
-    size_t old = h->size;
-    h = realloc(h, sizeof *h + size);
-    if (!h) {
+    size_t old = malloc_usable_size(p);
+    p = realloc(p, size ? size : 1);
+    if (!p) {
         mem_oom(size);
     }
-    h->size = size;
-    mem_account(type, 0, (int64_t) size - (int64_t) old);
-    return h + 1;
+    mem_account(type, 0, (int64_t) malloc_usable_size(p) - (int64_t) old);
+    return p;
 }
 
 void
 mem_free(struct mem_type *type, void *p)
 {
     if (p) {
-        struct mem_hdr *h = (struct mem_hdr *) p - 1;
-        mem_account(type, -1, -(int64_t) h->size);
-        free(h);
+        mem_account(type, -1, -(int64_t) malloc_usable_size(p));
+        free(p);
     }
+}
+
+/* jansson allocates a lot of small blocks: no zeroing needed. */
+static void *
+mem_json_malloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        mem_oom(size);
+    }
+    mem_account(&mem_type_json, 1, (int64_t) malloc_usable_size(p));
+    return p;
 }
 
 char *
@@ -119,12 +124,6 @@ mem_asprintf(struct mem_type *type, const char *fmt, ...)
     vsnprintf(s, (size_t) n + 1, fmt, ap2);
     va_end(ap2);
     return s;
-}
-
-static void *
-mem_json_malloc(size_t size)
-{
-    return mem_zalloc(&mem_type_json, size);
 }
 
 static void

@@ -28,12 +28,12 @@ test_accounting(void)
     }
     CHECK(zero);
     CHECK_EQ_INT(mem_type_test.live, 1);
-    CHECK_EQ_INT(mem_type_test.bytes, 100);
+    CHECK(mem_type_test.bytes >= 100);  /* Usable size: at least what was asked. */
     CHECK_EQ_INT(mem_type_test.total, 1);
 
     void *q = mem_zalloc(&mem_type_test, 28);
     CHECK_EQ_INT(mem_type_test.live, 2);
-    CHECK_EQ_INT(mem_type_test.bytes, 128);
+    CHECK(mem_type_test.bytes >= 128);
     CHECK_EQ_INT(mem_type_test.total, 2);
 
     /* Realloc keeps the contents and accounts the new size. */
@@ -41,17 +41,17 @@ test_accounting(void)
     p = mem_realloc(&mem_type_test, p, 1000);
     CHECK(p[0] == 0xab && p[99] == 0xab);
     CHECK_EQ_INT(mem_type_test.live, 2);
-    CHECK_EQ_INT(mem_type_test.bytes, 1028);
+    CHECK(mem_type_test.bytes >= 1028);
     p = mem_realloc(&mem_type_test, p, 10);
     CHECK(p[9] == 0xab);
-    CHECK_EQ_INT(mem_type_test.bytes, 38);
+    CHECK(mem_type_test.bytes >= 38 && mem_type_test.bytes < 1000);
     CHECK_EQ_INT(mem_type_test.total, 2);
 
     /* Realloc of NULL allocates. */
     void *r = mem_realloc(&mem_type_other, NULL, 16);
     CHECK(r != NULL);
     CHECK_EQ_INT(mem_type_other.live, 1);
-    CHECK_EQ_INT(mem_type_other.bytes, 16);
+    CHECK(mem_type_other.bytes >= 16);
 
     mem_free(&mem_type_test, p);
     mem_free(&mem_type_test, q);
@@ -67,7 +67,6 @@ test_accounting(void)
     void *z1 = mem_zalloc(&mem_type_test, 0), *z2 = mem_zalloc(&mem_type_test, 0);
     CHECK(z1 && z2 && z1 != z2);
     CHECK_EQ_INT(mem_type_test.live, 2);
-    CHECK_EQ_INT(mem_type_test.bytes, 0);
     mem_free(&mem_type_test, z1);
     mem_free(&mem_type_test, z2);
     CHECK_EQ_INT(mem_type_test.live, 0);
@@ -84,7 +83,7 @@ test_strings(void)
     char *s = xstrdup("hello");
     CHECK_STREQ(s, "hello");
     CHECK_EQ_INT(mem_type_string.live, live0 + 1);
-    CHECK_EQ_INT(mem_type_string.bytes, bytes0 + 6);
+    CHECK(mem_type_string.bytes >= bytes0 + 6);
     xfree(s);
     CHECK_EQ_INT(mem_type_string.live, live0);
     CHECK_EQ_INT(mem_type_string.bytes, bytes0);
@@ -97,7 +96,7 @@ test_strings(void)
 
     char *d = mem_strndup(&mem_type_test, "abcdef", 3);
     CHECK_STREQ(d, "abc");
-    CHECK_EQ_INT(mem_type_test.bytes, 4);
+    CHECK(mem_type_test.bytes >= 4);
     mem_free(&mem_type_test, d);
     /* strndup copies exactly N bytes, NUL bytes included, and terminates. */
     d = mem_strndup(&mem_type_test, "ab\0cd", 5);
