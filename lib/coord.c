@@ -82,7 +82,14 @@ void
 coord_set(struct coord *c, const char *path, const char *value, size_t len, coord_done_fn *done,
           void *aux)
 {
-    c->class->set(c, path, value, len, done, aux);
+    c->class->set(c, path, value, len, -1, done, aux);
+}
+
+void
+coord_set_version(struct coord *c, const char *path, const char *value, size_t len,
+                  int version, coord_done_fn *done, void *aux)
+{
+    c->class->set(c, path, value, len, version < 0 ? 0 : version, done, aux);
 }
 
 void

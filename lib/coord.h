@@ -40,13 +40,15 @@ struct coord_child {
     const char *name;           /* Last path component. */
     const char *value;          /* NUL-terminated. */
     size_t len;
+    int version;                /* Data version (for coord_set_version). */
 };
 
 typedef void coord_state_fn(void *aux, enum coord_state);
 /* ERROR is 0, ENOENT (no such node), EEXIST (node exists), ENOTCONN (no session: try
  * again later), or another errno.  PATH is the created node's path (sequence included). */
 typedef void coord_done_fn(void *aux, int error, const char *path);
-typedef void coord_get_fn(void *aux, int error, const char *value, size_t len);
+/* VERSION is the node's data version: 0 at creation, +1 on every set. */
+typedef void coord_get_fn(void *aux, int error, const char *value, size_t len, int version);
 typedef void coord_list_fn(void *aux, int error, const struct coord_child *, size_t n);
 /* A watched node's children changed (or the watch was lost with the session): list again. */
 typedef void coord_watch_fn(void *aux, const char *path);
@@ -63,7 +65,7 @@ struct coord_class {
     void (*set_state_cb)(struct coord *, coord_state_fn *, void *aux);
     void (*create)(struct coord *, const char *path, const char *value, size_t len,
                    unsigned flags, coord_done_fn *, void *aux);
-    void (*set)(struct coord *, const char *path, const char *value, size_t len,
+    void (*set)(struct coord *, const char *path, const char *value, size_t len, int version,
                 coord_done_fn *, void *aux);
     void (*get)(struct coord *, const char *path, coord_get_fn *, void *aux);
     void (*delete)(struct coord *, const char *path, coord_done_fn *, void *aux);
@@ -102,6 +104,11 @@ void coord_create(struct coord *, const char *path, const char *value, size_t le
 /* Sets the value of existing PATH. */
 void coord_set(struct coord *, const char *path, const char *value, size_t len,
                coord_done_fn *, void *aux);
+/* Sets the value of PATH only if its data version is still VERSION (as read by coord_get or
+ * coord_list): the compare-and-set that read-modify-write cycles need.  A newer version
+ * gives EAGAIN: read again and retry. */
+void coord_set_version(struct coord *, const char *path, const char *value, size_t len,
+                       int version, coord_done_fn *, void *aux);
 void coord_get(struct coord *, const char *path, coord_get_fn *, void *aux);
 /* Deletes PATH (which must have no children). */
 void coord_delete(struct coord *, const char *path, coord_done_fn *, void *aux);

@@ -44,6 +44,7 @@ struct lnode {
     const char *name;           /* Last component, inside 'path'. */
     char *value;
     size_t len;
+    int version;                /* Data version: +1 on every set. */
     struct coord_local *owner;  /* Ephemeral nodes: the instance whose close deletes them. */
     uint32_t cversion;          /* Child creations + deletions: the next sequence number. */
 };
@@ -94,6 +95,7 @@ struct local_pending {
     int error;
     char *str;                  /* LP_DONE: path; LP_GET: value. */
     size_t len;
+    int version;                /* LP_GET. */
     struct coord_child *children;
     size_t n;
     struct local_watch *watch;
@@ -278,7 +280,7 @@ pending_run(struct local_pending *p)
         }
         break;
     case LP_GET:
-        p->fn.get(p->aux, p->error, p->str, p->len);
+        p->fn.get(p->aux, p->error, p->str, p->len, p->version);
         break;
     case LP_LIST:
         p->fn.list(p->aux, p->error, p->children, p->n);
@@ -476,7 +478,7 @@ local_create(struct coord *c, const char *path, const char *value, size_t len, u
 }
 
 static void
-local_set(struct coord *c, const char *path, const char *value, size_t len,
+local_set(struct coord *c, const char *path, const char *value, size_t len, int version,
           coord_done_fn *done, void *aux)
 {
     struct coord_local *l = local_cast(c);
@@ -487,10 +489,13 @@ local_set(struct coord *c, const char *path, const char *value, size_t len,
         p->error = EINVAL;
     } else if (!n) {
         p->error = ENOENT;
+    } else if (version >= 0 && version != n->version) {
+        p->error = EAGAIN;
     } else {
         mem_free(&mem_type_local_node, n->value);
         n->value = mem_strndup(&mem_type_local_node, value ? value : "", value ? len : 0);
         n->len = value ? len : 0;
+        n->version++;
         p->str = mem_strdup(&mem_type_local, path);
     }
 }
@@ -509,6 +514,7 @@ local_get(struct coord *c, const char *path, coord_get_fn *cb, void *aux)
     } else {
         p->str = mem_strndup(&mem_type_local, n->value, n->len);
         p->len = n->len;
+        p->version = n->version;
     }
 }
 
@@ -580,6 +586,7 @@ local_list(struct coord *c, const char *path, coord_list_fn *cb, void *aux)
         cc->name = mem_strdup(&mem_type_local, child->name);
         cc->value = mem_strndup(&mem_type_local, child->value, child->len);
         cc->len = child->len;
+        cc->version = child->version;
     }
     qsort(p->children, p->n, sizeof *p->children, compare_children);
 }

@@ -136,6 +136,7 @@ struct zk_listop {
     char **names;
     char **values;
     size_t *lens;
+    int *versions;
     int error;
 };
 
@@ -166,6 +167,7 @@ struct zk_req {
     int rc;
     char *str;                  /* Created path, value, or event path. */
     size_t len;
+    int version;                /* Data version of a get. */
     char **names;
     size_t n_names;
     int type, zstate;           /* Watch events. */
@@ -231,6 +233,8 @@ zk_error(int rc)
         return EEXIST;
     case ZNOTEMPTY:
         return ENOTEMPTY;
+    case ZBADVERSION:
+        return EAGAIN;
     case ZBADARGUMENTS:
     case ZNOCHILDRENFOREPHEMERALS:
         return EINVAL;
@@ -367,6 +371,7 @@ data_done(int rc, const char *value, int len, const struct Stat *stat, const voi
     if (rc == ZOK) {
         r->len = value && len > 0 ? (size_t) len : 0;
         r->str = mem_strndup(&mem_type_zk_req, value ? value : "", r->len);
+        r->version = stat ? stat->version : 0;
     }
     req_complete(r, rc);
 }
@@ -447,7 +452,7 @@ run_done(struct coord_zk *zk, struct zk_req *n)
 static void
 run_get(struct coord_zk *zk, struct zk_req *n)
 {
-    n->get_cb(n->aux, n->error, n->error ? NULL : n->str, n->len);
+    n->get_cb(n->aux, n->error, n->error ? NULL : n->str, n->len, n->version);
 }
 
 static void
@@ -665,8 +670,8 @@ path_done(struct coord_zk *zk, struct zk_req *r)
 }
 
 static void
-zk_set(struct coord *c, const char *path, const char *value, size_t len, coord_done_fn *done,
-       void *aux)
+zk_set(struct coord *c, const char *path, const char *value, size_t len, int version,
+       coord_done_fn *done, void *aux)
 {
     struct coord_zk *zk = zk_cast(c);
     struct zk_req *r = req_new(zk, path_done);
@@ -674,8 +679,8 @@ zk_set(struct coord *c, const char *path, const char *value, size_t len, coord_d
     r->done = done;
     r->aux = aux;
     if (req_begin(zk, r)) {
-        req_end(r, zoo_aset(zk->zh, r->path, value ? value : "", value ? (int) len : 0, -1,
-                            stat_done, r));
+        req_end(r, zoo_aset(zk->zh, r->path, value ? value : "", value ? (int) len : 0,
+                            version, stat_done, r));
     }
 }
 
@@ -689,6 +694,7 @@ get_done(struct coord_zk *zk, struct zk_req *r)
     n->str = r->str;
     r->str = NULL;
     n->len = r->len;
+    n->version = r->version;
 }
 
 static void
@@ -736,6 +742,7 @@ listop_free(struct zk_listop *op)
     mem_free(&mem_type_zk_req, op->names);
     mem_free(&mem_type_zk_req, op->values);
     mem_free(&mem_type_zk_req, op->lens);
+    mem_free(&mem_type_zk_req, op->versions);
     mem_free(&mem_type_zk_req, op);
 }
 
@@ -747,6 +754,7 @@ list_get_done(struct coord_zk *zk, struct zk_req *r)
         op->values[r->idx] = r->str;
         r->str = NULL;
         op->lens[r->idx] = r->len;
+        op->versions[r->idx] = r->version;
     } else if (r->rc != ZNONODE && !op->error) {
         op->error = zk_error(r->rc);        /* A child deleted meanwhile is just left out. */
     }
@@ -766,6 +774,7 @@ list_get_done(struct coord_zk *zk, struct zk_req *r)
                 cc->name = op->names[i];
                 cc->value = op->values[i];
                 cc->len = op->lens[i];
+                cc->version = op->versions[i];
                 op->names[i] = op->values[i] = NULL;
             }
         }
@@ -794,6 +803,7 @@ list_children_done(struct coord_zk *zk, struct zk_req *r)
     r->n_names = 0;
     op->values = mem_zalloc(&mem_type_zk_req, op->n * sizeof *op->values);
     op->lens = mem_zalloc(&mem_type_zk_req, op->n * sizeof *op->lens);
+    op->versions = mem_zalloc(&mem_type_zk_req, op->n * sizeof *op->versions);
     bool root = !strcmp(r->path, "/");
     for (size_t i = 0; i < op->n; i++) {
         struct zk_req *g = req_new(zk, list_get_done);

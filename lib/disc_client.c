@@ -47,6 +47,7 @@ struct disc_pub {
     char *type;
     json_t *info;
     char *cookie;               /* From the last successful publish. */
+    size_t server;              /* Server of the request in flight. */
     bool up;
     bool busy;                  /* A request is in flight. */
     double backoff;
@@ -61,6 +62,7 @@ struct disc_sub {
     disc_sub_fn *cb;
     void *aux;
     json_t *answer;
+    size_t server;              /* Server of the request in flight. */
     bool busy;
     double backoff;
     struct event *timer;
@@ -80,12 +82,15 @@ current_http(struct disc_client *dc)
     return dc->servers[dc->current].http;
 }
 
-/* A request failed for lack of an answer: the next one goes to the next server. */
+/* A request to server IDX failed for lack of an answer: the next ones go to the next server
+ * (unless another failed request already moved on from IDX). */
 static void
-server_failed(struct disc_client *dc)
+server_failed(struct disc_client *dc, size_t idx)
 {
     dc->connected = false;
-    dc->current = (dc->current + 1) % dc->n_servers;
+    if (dc->current == idx) {
+        dc->current = (dc->current + 1) % dc->n_servers;
+    }
 }
 
 static double
@@ -119,7 +124,7 @@ pub_published(void *aux, int status, const char *body, size_t len)
         arm(p->timer, dc->heartbeat);
     } else {
         if (!status) {
-            server_failed(dc);
+            server_failed(dc, p->server);
         }
         p->up = false;
         LOG_INFO("publish of %s failed (%d): %.*s", p->type, status, (int) len, body);
@@ -152,7 +157,7 @@ pub_heartbeat_done(void *aux, int status, const char *body, size_t len)
         return;
     }
     if (!status) {
-        server_failed(dc);
+        server_failed(dc, p->server);
     }
     p->up = false;
     LOG_INFO("heartbeat of %s failed (%d): %.*s", p->type, status, (int) len, body);
@@ -169,6 +174,7 @@ pub_send(struct disc_pub *p)
         return;
     }
     p->busy = true;
+    p->server = dc->current;
     int error;
     if (p->cookie) {
         json_t *body = xjson_pack("{ss}", "cookie", p->cookie);
@@ -186,7 +192,7 @@ pub_send(struct disc_pub *p)
     }
     if (error) {
         p->busy = false;
-        server_failed(dc);
+        server_failed(dc, p->server);
         arm(p->timer, next_backoff(&p->backoff));
     }
 }
@@ -215,7 +221,7 @@ sub_done(void *aux, int status, const char *body, size_t len)
     json_t *ttl = json_object_get(j, "ttl");
     if (!json_is_array(list) || !json_is_integer(ttl)) {
         if (!status) {
-            server_failed(dc);
+            server_failed(dc, s->server);
         }
         LOG_INFO("subscribe to %s failed (%d): %.*s", s->type, status, (int) len, body);
         arm(s->timer, next_backoff(&s->backoff));
@@ -245,6 +251,7 @@ sub_send(struct disc_sub *s)
         return;
     }
     s->busy = true;
+    s->server = dc->current;
     json_t *body = xjson_pack("{sssisss}", "service", s->type, "instances", s->instances,
                               "client", dc->client_id, "client-type", dc->client_type);
     int error = http_client_request_json(current_http(dc), "POST", "/subscribe", body,
@@ -252,7 +259,7 @@ sub_send(struct disc_sub *s)
     json_decref(body);
     if (error) {
         s->busy = false;
-        server_failed(dc);
+        server_failed(dc, s->server);
         arm(s->timer, next_backoff(&s->backoff));
     }
 }

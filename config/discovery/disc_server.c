@@ -46,9 +46,11 @@ random_u32(void)
     return r;
 }
 
-/* Names become path components: no '/', nothing odd. */
+/* Names become path components: no '/', nothing odd.  Client ids may hold ':' (the
+ * original's "<host>:<module>"); service types and ids may not, since ':' separates them in
+ * a cookie ("<id>:<type>"). */
 static bool
-valid_name(const char *s)
+valid_component(const char *s, bool colon_ok)
 {
     size_t n = s ? strlen(s) : 0;
     if (!n || n >= MAX_NAME || !strcmp(s, ".") || !strcmp(s, "..")) {
@@ -56,11 +58,17 @@ valid_name(const char *s)
     }
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char) *p;
-        if (c <= 0x20 || c == '/' || c == 0x7f) {
+        if (c <= 0x20 || c == '/' || (c == ':' && !colon_ok) || c == 0x7f) {
             return false;
         }
     }
     return true;
+}
+
+static bool
+valid_name(const char *s)
+{
+    return valid_component(s, false);
 }
 
 /* Request bodies: JSON, or the XML the original's C++ clients send. */
@@ -237,6 +245,7 @@ store_error(struct disc_server *ds, struct http_req *req, int error)
 struct svc {
     char *id;                   /* Service id (node name). */
     json_t *rec;                /* The stored record. */
+    int version;                /* Its data version. */
     bool up;
     long in_use;
 };
@@ -264,6 +273,7 @@ svcs_from_children(struct disc_server *ds, const struct coord_child *kids, size_
             v[i].rec = json_object();
         }
         v[i].up = svc_is_up(ds, v[i].rec, t);
+        v[i].version = kids[i].version;
     }
     return v;
 }
@@ -370,6 +380,95 @@ store_put(struct coord *c, const char *path, const json_t *value, coord_done_fn 
     coord_create(c, p->path, p->value, strlen(p->value), 0, put_create_done, p);
 }
 
+/* Read-modify-write of one record with compare-and-set: concurrent writers of the same
+ * record (heartbeats, admin changes, use times, on this server or another) never write back
+ * a stale copy; a lost race reads again and retries. */
+typedef bool record_mutate_fn(json_t *rec, bool exists, void *aux);
+
+struct rmw {
+    struct coord *coord;
+    char *path;
+    record_mutate_fn *mutate;   /* Changes the record (an empty object when there is none
+                                 * yet); false: write nothing. */
+    bool create;                /* Create the record when there is none. */
+    coord_done_fn *done;
+    void *aux;
+    int tries;
+};
+
+#define RMW_MAX_TRIES 32
+
+static void rmw_read(struct rmw *);
+
+static void
+rmw_finish(struct rmw *m, int error)
+{
+    m->done(m->aux, error, m->path);
+    xfree(m->path);
+    mem_free(&mem_type_disc, m);
+}
+
+static void
+rmw_written(void *aux, int error, const char *path)
+{
+    struct rmw *m = aux;
+    if ((error == EAGAIN || error == EEXIST || (error == ENOENT && m->create))
+        && ++m->tries < RMW_MAX_TRIES) {
+        rmw_read(m);
+        return;
+    }
+    rmw_finish(m, error);
+}
+
+static void
+rmw_got(void *aux, int error, const char *value, size_t len, int version)
+{
+    struct rmw *m = aux;
+    if (error && (error != ENOENT || !m->create)) {
+        rmw_finish(m, error);
+        return;
+    }
+    json_t *rec = error ? NULL : json_loadb(value, len, 0, NULL);
+    if (!error && !json_is_object(rec)) {
+        json_decref(rec);
+        rec = json_object();
+    }
+    json_t *cur = rec ? rec : json_object();
+    if (!m->mutate(cur, !error, m->aux)) {
+        json_decref(cur);
+        rmw_finish(m, 0);
+        return;
+    }
+    char *s = mem_json_dumps(cur, JSON_COMPACT);
+    if (error) {
+        coord_create(m->coord, m->path, s, strlen(s), 0, rmw_written, m);
+    } else {
+        coord_set_version(m->coord, m->path, s, strlen(s), version, rmw_written, m);
+    }
+    xfree(s);
+    json_decref(cur);
+}
+
+static void
+rmw_read(struct rmw *m)
+{
+    coord_get(m->coord, m->path, rmw_got, m);
+}
+
+static void
+record_update(struct coord *c, const char *path, bool create, record_mutate_fn *mutate,
+              coord_done_fn *done, void *aux)
+{
+    struct rmw *m = mem_zalloc(&mem_type_disc, sizeof *m);
+    m->coord = c;
+    m->path = xstrdup(path);
+    m->mutate = mutate;
+    m->create = create;
+    m->done = done;
+    m->aux = aux;
+    rmw_read(m);
+}
+
 /* POST /publish */
 
 static void
@@ -387,31 +486,26 @@ publish_done(void *aux, int error, const char *path)
     op_free(op);
 }
 
-/* Keeps the creation time and use statistics of a record being republished. */
-static void
-publish_got_old(void *aux, int error, const char *value, size_t len)
+/* The new record, keeping the creation time, use time and admin state of the old one. */
+static bool
+publish_mutate(json_t *rec, bool exists, void *aux)
 {
     struct op *op = aux;
-    if (error && error != ENOENT) {
-        store_error(op->ds, op->req, error);
-        op_free(op);
-        return;
-    }
-    json_t *old = error ? NULL : json_loadb(value, len, 0, NULL);
     double t = now();
-    json_t *created = json_object_get(old, "created");
-    json_object_set_new(op->rec, "created", json_real(json_is_number(created)
-                                                      ? json_number_value(created) : t));
-    json_t *ts_use = json_object_get(old, "ts_use");
-    json_object_set_new(op->rec, "ts_use", json_real(json_is_number(ts_use)
-                                                     ? json_number_value(ts_use) : 0));
-    json_t *admin = json_object_get(old, "admin_state");
-    json_object_set_new(op->rec, "admin_state", json_is_string(admin) ? json_incref(admin)
-                                                                      : json_string("up"));
-    json_decref(old);
-    char path[3 * MAX_NAME];
-    snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->id);
-    store_put(op->ds->coord, path, op->rec, publish_done, op);
+    json_t *created = json_object_get(rec, "created");
+    json_t *ts_use = json_object_get(rec, "ts_use");
+    json_t *admin = json_object_get(rec, "admin_state");
+    json_t *fresh = json_deep_copy(op->rec);
+    json_object_set_new(fresh, "created", json_real(json_is_number(created)
+                                                    ? json_number_value(created) : t));
+    json_object_set_new(fresh, "ts_use", json_real(json_is_number(ts_use)
+                                                   ? json_number_value(ts_use) : 0));
+    json_object_set_new(fresh, "admin_state", json_is_string(admin) ? json_incref(admin)
+                                                                    : json_string("up"));
+    json_object_clear(rec);
+    json_object_update(rec, fresh);
+    json_decref(fresh);
+    return true;
 }
 
 static void
@@ -491,7 +585,7 @@ handle_publish(struct disc_server *ds, struct http_req *req)
                          json_is_string(version) ? json_string_value(version) : NULL);
     char path[3 * MAX_NAME];
     snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->id);
-    coord_get(ds->coord, path, publish_got_old, op);
+    record_update(ds->coord, path, true, publish_mutate, publish_done, op);
 }
 
 /* POST /heartbeat */
@@ -512,31 +606,18 @@ heartbeat_set(void *aux, int error, const char *path)
     op_free(op);
 }
 
-static void
-heartbeat_got(void *aux, int error, const char *value, size_t len)
+static bool
+heartbeat_mutate(json_t *rec, bool exists, void *aux)
 {
-    struct op *op = aux;
-    json_t *rec = error ? NULL : json_loadb(value, len, 0, NULL);
-    if (error || !json_is_object(rec)) {
-        json_decref(rec);
-        heartbeat_set(op, error ? error : ENOENT, NULL);
-        return;
-    }
     json_object_set_new(rec, "heartbeat", json_real(now()));
-    char *s = mem_json_dumps(rec, JSON_COMPACT);
-    char path[3 * MAX_NAME];
-    snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->id);
-    coord_set(op->ds->coord, path, s, strlen(s), heartbeat_set, op);
-    xfree(s);
-    json_decref(rec);
+    return true;
 }
 
 /* Splits "<sid>:<type>" into OP. */
 static bool
 parse_cookie(struct op *op, const char *cookie)
 {
-    /* The type is after the last colon: service ids may hold colons themselves. */
-    const char *colon = cookie ? strrchr(cookie, ':') : NULL;
+    const char *colon = cookie ? strchr(cookie, ':') : NULL;
     if (!colon || (size_t) (colon - cookie) >= sizeof op->id) {
         return false;
     }
@@ -565,7 +646,7 @@ handle_heartbeat(struct disc_server *ds, struct http_req *req)
     }
     char path[3 * MAX_NAME];
     snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->id);
-    coord_get(ds->coord, path, heartbeat_got, op);
+    record_update(ds->coord, path, false, heartbeat_mutate, heartbeat_set, op);
 }
 
 /* POST /subscribe and /query */
@@ -676,8 +757,10 @@ subscribe_record(struct op *op, json_t *newly)
                 char path[3 * MAX_NAME];
                 snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->svcs[k].id);
                 char *s = mem_json_dumps(op->svcs[k].rec, JSON_COMPACT);
-                /* Best effort: the use time only orders round-robin. */
-                coord_set(ds->coord, path, s, strlen(s), ignore_done, NULL);
+                /* Best effort, and only over the version listed: the use time only orders
+                 * round-robin, and must never write back a stale heartbeat or admin state. */
+                coord_set_version(ds->coord, path, s, strlen(s), op->svcs[k].version,
+                                  ignore_done, NULL);
                 xfree(s);
             }
         }
@@ -797,7 +880,7 @@ subscribe_got_clients(void *aux, int error, const struct coord_child *kids, size
 }
 
 static void
-subscribe_got_prev(void *aux, int error, const char *value, size_t len)
+subscribe_got_prev(void *aux, int error, const char *value, size_t len, int version)
 {
     struct op *op = aux;
     if (error && error != ENOENT) {
@@ -869,7 +952,7 @@ handle_subscribe(struct disc_server *ds, struct http_req *req, bool assign)
             instances = v;
         }
     }
-    if (!valid_name(type) || (assign && !valid_name(client)) || instances < 0
+    if (!valid_name(type) || (assign && !valid_component(client, true)) || instances < 0
         || instances > 1024) {
         ds->n_errors++;
         http_reply_text(req, 400, "Bad Request, %s needs \"service\" (a service type), "
@@ -1081,7 +1164,7 @@ admin_done(void *aux, int error, const char *path)
 }
 
 static void
-admin_got(void *aux, int error, const char *value, size_t len)
+admin_got(void *aux, int error, const char *value, size_t len, int version)
 {
     struct op *op = aux;
     json_t *rec = error ? NULL : json_loadb(value, len, 0, NULL);
@@ -1095,17 +1178,21 @@ admin_got(void *aux, int error, const char *value, size_t len)
     if (op->req->method == EVHTTP_REQ_GET) {
         op->rec = rec;
         admin_done(op, 0, NULL);
-    } else if (op->req->method == EVHTTP_REQ_DELETE) {
+    } else {
         json_decref(rec);
         coord_delete(op->ds->coord, path, admin_done, op);
-    } else {
-        const char *state = json_string_value(json_object_get(op->body, "admin-state"));
-        json_object_set_new(rec, "admin_state", json_string(state));
-        op->rec = rec;
-        char *s = mem_json_dumps(rec, JSON_COMPACT);
-        coord_set(op->ds->coord, path, s, strlen(s), admin_done, op);
-        xfree(s);
     }
+}
+
+static bool
+admin_mutate(json_t *rec, bool exists, void *aux)
+{
+    struct op *op = aux;
+    const char *state = json_string_value(json_object_get(op->body, "admin-state"));
+    json_object_set_new(rec, "admin_state", json_string(state));
+    json_decref(op->rec);
+    op->rec = json_deep_copy(rec);
+    return true;
 }
 
 static void
@@ -1138,7 +1225,11 @@ handle_admin(struct disc_server *ds, struct http_req *req, const char *cookie)
     }
     char path[3 * MAX_NAME];
     snprintf(path, sizeof path, SERVICES "/%s/%s", op->type, op->id);
-    coord_get(ds->coord, path, admin_got, op);
+    if (req->method == EVHTTP_REQ_PUT) {
+        record_update(ds->coord, path, false, admin_mutate, admin_done, op);
+    } else {
+        coord_get(ds->coord, path, admin_got, op);
+    }
 }
 
 static void

@@ -28,7 +28,9 @@ struct rec {
     char path[256];
     char value[256];
     size_t len;
+    int version;
     size_t n;
+    int versions[8];
     char names[8][96];
     char values[8][64];
 };
@@ -76,12 +78,13 @@ on_done(void *aux, int error, const char *path)
 }
 
 static void
-on_get(void *aux, int error, const char *value, size_t len)
+on_get(void *aux, int error, const char *value, size_t len, int version)
 {
     struct rec *r = aux;
     r->called++;
     r->error = error;
     r->len = len;
+    r->version = version;
     memset(r->value, 0, sizeof r->value);
     if (value) {
         memcpy(r->value, value, len < sizeof r->value ? len : sizeof r->value - 1);
@@ -98,6 +101,7 @@ on_list(void *aux, int error, const struct coord_child *c, size_t n)
     for (size_t i = 0; i < n && i < 8; i++) {
         snprintf(r->names[i], sizeof r->names[i], "%s", c[i].name);
         snprintf(r->values[i], sizeof r->values[i], "%.*s", (int) c[i].len, c[i].value);
+        r->versions[i] = c[i].version;
     }
 }
 
@@ -159,6 +163,16 @@ do_set(struct coord *c, const char *path, const char *value)
 {
     struct rec r = { 0 };
     coord_set(c, path, value, strlen(value), on_done, &r);
+    CHECK(r.called == 0);
+    CHECK(run_until(&r.called, 1));
+    return r.called ? r.error : ETIMEDOUT;
+}
+
+static int
+do_set_version(struct coord *c, const char *path, const char *value, int version)
+{
+    struct rec r = { 0 };
+    coord_set_version(c, path, value, strlen(value), version, on_done, &r);
     CHECK(r.called == 0);
     CHECK(run_until(&r.called, 1));
     return r.called ? r.error : ETIMEDOUT;
@@ -296,6 +310,20 @@ test_tree(struct coord *c)
     CHECK_EQ_INT(do_get(c, P("/a/b"), &r), 0);
     CHECK_STREQ(r.value, "v2");
     CHECK_EQ_INT(do_set(c, P("/a/nope"), "x"), ENOENT);
+
+    /* Versions: compare-and-set succeeds on the version read, fails (EAGAIN) after another
+     * write; lists report the same versions. */
+    struct rec g;
+    CHECK_EQ_INT(do_get(c, P("/a/b"), &g), 0);
+    int v = g.version;
+    CHECK_EQ_INT(do_set_version(c, P("/a/b"), "cas1", v), 0);
+    CHECK_EQ_INT(do_set_version(c, P("/a/b"), "cas2", v), EAGAIN);
+    CHECK_EQ_INT(do_get(c, P("/a/b"), &g), 0);
+    CHECK_STREQ(g.value, "cas1");
+    CHECK_EQ_INT(g.version, v + 1);
+    CHECK_EQ_INT(do_set_version(c, P("/a/b"), "cas3", v + 1), 0);
+    CHECK_EQ_INT(do_set_version(c, P("/a/nope"), "x", 0), ENOENT);
+    CHECK_EQ_INT(do_set(c, P("/a/b"), "v2"), 0);
 
     /* List: sorted by name, with values. */
     CHECK_EQ_INT(do_create(c, P("/a/c"), "vc", 2, 0, NULL), 0);
@@ -479,7 +507,7 @@ struct closer {
 };
 
 static void
-close_in_callback(void *aux, int error, const char *value, size_t len)
+close_in_callback(void *aux, int error, const char *value, size_t len, int version)
 {
     struct closer *k = aux;
     k->called++;
