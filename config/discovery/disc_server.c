@@ -56,11 +56,34 @@ valid_component(const char *s, bool colon_ok)
     if (!n || n >= MAX_NAME || !strcmp(s, ".") || !strcmp(s, "..")) {
         return false;
     }
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char) *p;
-        if (c <= 0x20 || c == '/' || (c == ':' && !colon_ok) || c == 0x7f) {
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            if (c <= 0x20 || c == '/' || (c == ':' && !colon_ok) || c == 0x7f) {
+                return false;
+            }
+            p++;
+            continue;
+        }
+        /* Decode one UTF-8 sequence: ZooKeeper refuses U+0080..U+009F, U+D800..U+F8FF and
+         * U+FFF0..U+FFFF in paths, so they are refused here with a clear 400. */
+        int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : -1;
+        if (extra < 0 || c > 0xf4) {
             return false;
         }
+        unsigned cp = c & (0x3f >> extra);
+        for (int i = 1; i <= extra; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0xd800 && cp <= 0xf8ff)
+            || (cp >= 0xfff0 && cp <= 0xffff)) {
+            return false;
+        }
+        p += extra + 1;
     }
     return true;
 }
