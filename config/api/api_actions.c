@@ -492,7 +492,6 @@ chown_chmod(struct api_server *srv, struct http_req *req, bool is_chmod)
         json_decref(j);
         return;
     }
-    json_t *p2 = json_object_get(o->props, "perms2");
     json_t *owner = json_object_get(j, "owner");
     struct api_err e = { 0 };
     if ((!is_chmod && !json_is_string(owner)) || (owner && !json_is_string(owner))) {
@@ -520,6 +519,7 @@ chown_chmod(struct api_server *srv, struct http_req *req, bool is_chmod)
         json_decref(j);
         return;
     }
+    json_t *p2 = api_props_mut(o->props, "perms2");
     if (owner) {
         json_object_set(p2, "owner", owner);
     }

@@ -123,7 +123,7 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
     struct api_obj *ipam = ipam_id ? api_store_get_fq(&srv->store, ipam_id,
                                                       "default-domain:default-project:"
                                                       "default-network-ipam") : NULL;
-    json_t *p2 = ipam ? json_object_get(ipam->props, "perms2") : NULL;
+    json_t *p2 = ipam ? api_props_mut(ipam->props, "perms2") : NULL;
     if (p2 && json_integer_value(json_object_get(p2, "global_access")) != 5) {
         json_object_set_new(p2, "global_access", json_integer(5));
         api_txn_mark(&t, ipam);

@@ -533,10 +533,7 @@ default_id_perms(const char *uuid, json_t *given)
     uint64_t ms = 0, ls = 0;
     uuid_to_halves(uuid, &ms, &ls);
     json_t *ip = json_object();
-    json_object_set_new(ip, "permissions",
-                        xjson_pack("{sssisssisi}", "owner", "cloud-admin", "owner_access", 7,
-                                  "group", "cloud-admin-group", "group_access", 7,
-                                  "other_access", 7));
+    json_object_set(ip, "permissions", api_default_permissions());
     /* id_perms.uuid halves are unsigned 64-bit; jansson integers are signed, so the halves
      * are stored as their two's-complement bit pattern. */
     json_object_set_new(ip, "uuid", xjson_pack("{sIsI}", "uuid_mslong", (json_int_t) ms,
@@ -563,11 +560,11 @@ default_id_perms(const char *uuid, json_t *given)
 static json_t *
 default_perms2(json_t *given)
 {
-    json_t *p = xjson_pack("{sssisis[]}", "owner", "cloud-admin", "owner_access", 7,
-                          "global_access", 0, "share");
-    if (json_is_object(given)) {
-        json_object_update_existing(p, given);
+    if (!json_is_object(given)) {
+        return json_incref(api_default_perms2());
     }
+    json_t *p = json_deep_copy(api_default_perms2());
+    json_object_update_existing(p, given);
     return p;
 }
 
@@ -733,7 +730,7 @@ api_obj_update_from_json(struct api_server *srv, struct api_txn *t, struct api_o
             }
         } else if (!strcmp(key, "perms2")) {
             if (json_is_object(v)) {
-                json_object_update_existing(json_object_get(o->props, "perms2"), v);
+                json_object_update_existing(api_props_mut(o->props, "perms2"), v);
             }
         } else if (json_is_null(v)) {
             json_object_del(o->props, key);

@@ -108,6 +108,42 @@ api_store_get_fq_json(const struct api_store *s, const struct schema_ident *iden
     return o;
 }
 
+json_t *
+api_props_mut(json_t *props, const char *key)
+{
+    json_t *v = json_object_get(props, key);
+    if (v && v->refcount > 1) {
+        v = json_deep_copy(v);
+        json_object_set_new(props, key, v);
+    }
+    return v;
+}
+
+/* One instance each, held by every object whose value equals the default; they live as
+ * long as the process. */
+json_t *
+api_default_permissions(void)
+{
+    static json_t *permissions;
+    if (!permissions) {
+        permissions = xjson_pack("{sssisssisi}", "owner", "cloud-admin", "owner_access", 7,
+                                 "group", "cloud-admin-group", "group_access", 7,
+                                 "other_access", 7);
+    }
+    return permissions;
+}
+
+json_t *
+api_default_perms2(void)
+{
+    static json_t *perms2;
+    if (!perms2) {
+        perms2 = xjson_pack("{sssisis[]}", "owner", "cloud-admin", "owner_access", 7,
+                            "global_access", 0, "share");
+    }
+    return perms2;
+}
+
 void
 api_txn_init(struct api_txn *t, struct api_store *s)
 {
@@ -357,6 +393,22 @@ api_txn_abort(struct api_txn *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Loading: values equal to the defaults are shared again. */
+
+static void
+intern_props(json_t *props)
+{
+    json_t *p2 = json_object_get(props, "perms2");
+    if (p2 && json_equal(p2, api_default_perms2())) {
+        json_object_set(props, "perms2", api_default_perms2());
+    }
+    json_t *ip = json_object_get(props, "id_perms");
+    json_t *perm = json_object_get(ip, "permissions");
+    if (perm && json_equal(perm, api_default_permissions())) {
+        json_object_set(ip, "permissions", api_default_permissions());
+    }
+}
+
 /* Loading. */
 
 struct load_ctx {
@@ -391,6 +443,9 @@ load_row(void *aux, const char *key, const char *value)
     }
     xfree(fq_str);
     json_t *props = json_object_get(row, "props");
+    if (json_is_object(props)) {
+        intern_props(props);
+    }
     obj_alloc(ctx->store, ident, uuid, fq, json_is_object(props) ? json_incref(props)
                                                                  : json_object());
     json_object_set_new(ctx->rows, uuid, row);

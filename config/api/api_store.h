@@ -141,6 +141,16 @@ void api_txn_commit(struct api_txn *, api_txn_done_fn *, void *aux);
 /* Discards a transaction that changed nothing in the graph. */
 void api_txn_abort(struct api_txn *);
 
+/* The value of PROPS[KEY] made private to PROPS (deep-copied if it is shared with other
+ * objects, as the default permissions are), so that it may be changed in place.  NULL if the
+ * property is not set. */
+json_t *api_props_mut(json_t *props, const char *key);
+
+/* Shared, never modified in place: the default id_perms.permissions and perms2 values
+ * (most objects have them; sharing saves a kilobyte or more per object). */
+json_t *api_default_permissions(void);
+json_t *api_default_perms2(void);
+
 /* Serializes OBJ's row. */
 char *api_obj_row(const struct api_obj *);
 

@@ -78,7 +78,7 @@ static void
 shared_perms(json_t *props)
 {
     json_t *shared = json_object_get(props, "is_shared");
-    json_t *p2 = json_object_get(props, "perms2");
+    json_t *p2 = json_is_boolean(shared) ? api_props_mut(props, "perms2") : NULL;
     if (json_is_boolean(shared) && json_is_object(p2)) {
         json_object_set_new(p2, "global_access", json_integer(json_is_true(shared) ? 7 : 0));
     }
