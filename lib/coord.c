@@ -135,3 +135,9 @@ coord_resign(struct coord_election *e)
         e->coord->class->resign(e);
     }
 }
+
+void
+coord_sync(struct coord *c, const char *path, coord_done_fn *done, void *aux)
+{
+    c->class->sync(c, path, done, aux);
+}

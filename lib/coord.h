@@ -69,6 +69,7 @@ struct coord_class {
                 coord_done_fn *, void *aux);
     void (*get)(struct coord *, const char *path, coord_get_fn *, void *aux);
     void (*delete)(struct coord *, const char *path, coord_done_fn *, void *aux);
+    void (*sync)(struct coord *, const char *path, coord_done_fn *, void *aux);
     void (*list)(struct coord *, const char *path, coord_list_fn *, void *aux);
     void (*watch_children)(struct coord *, const char *path, coord_watch_fn *, void *aux);
     struct coord_election *(*elect)(struct coord *, const char *path, const char *id,
@@ -112,6 +113,10 @@ void coord_set_version(struct coord *, const char *path, const char *value, size
 void coord_get(struct coord *, const char *path, coord_get_fn *, void *aux);
 /* Deletes PATH (which must have no children). */
 void coord_delete(struct coord *, const char *path, coord_done_fn *, void *aux);
+/* Brings this session's view up to date with every write acknowledged to any session before
+ * the call (ZooKeeper serves reads from the server a session is connected to, which may lag
+ * the leader).  Call before a read that must see another server's writes. */
+void coord_sync(struct coord *, const char *path, coord_done_fn *, void *aux);
 /* Lists PATH's children with their values, sorted by name. */
 void coord_list(struct coord *, const char *path, coord_list_fn *, void *aux);
 /* Calls CB whenever PATH's set of children changes, until coord_close.  Persistent: the

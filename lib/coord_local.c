@@ -553,6 +553,16 @@ local_delete(struct coord *c, const char *path, coord_done_fn *done, void *aux)
     }
 }
 
+/* One tree, always current: nothing to catch up with. */
+static void
+local_sync(struct coord *c, const char *path, coord_done_fn *done, void *aux)
+{
+    struct coord_local *l = local_cast(c);
+    struct local_pending *p = pending_add(l, LP_DONE, aux);
+    p->fn.done = done;
+    p->str = mem_strdup(&mem_type_local, path ? path : "/");
+}
+
 static int
 compare_children(const void *a_, const void *b_)
 {
@@ -769,6 +779,7 @@ const struct coord_class coord_local_class = {
     .set_state_cb = local_set_state_cb,
     .create = local_create,
     .set = local_set,
+    .sync = local_sync,
     .get = local_get,
     .delete = local_delete,
     .list = local_list,

@@ -723,6 +723,25 @@ zk_delete(struct coord *c, const char *path, coord_done_fn *done, void *aux)
     }
 }
 
+static void
+string_void_done(int rc, const char *value, const void *data)
+{
+    req_complete((struct zk_req *) data, rc);
+}
+
+static void
+zk_sync(struct coord *c, const char *path, coord_done_fn *done, void *aux)
+{
+    struct coord_zk *zk = zk_cast(c);
+    struct zk_req *r = req_new(zk, path_done);
+    r->path = mem_strdup(&mem_type_zk_req, path ? path : "/");
+    r->done = done;
+    r->aux = aux;
+    if (req_begin(zk, r)) {
+        req_end(r, zoo_async(zk->zh, r->path, string_void_done, r));
+    }
+}
+
 /* ---- List (children with values) ---- */
 
 static int
@@ -1779,6 +1798,7 @@ const struct coord_class coord_zk_class = {
     .set_state_cb = zk_set_state_cb,
     .create = zk_create,
     .set = zk_set,
+    .sync = zk_sync,
     .get = zk_get,
     .delete = zk_delete,
     .list = zk_list,

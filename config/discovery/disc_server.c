@@ -473,9 +473,26 @@ rmw_got(void *aux, int error, const char *value, size_t len, int version)
 }
 
 static void
+rmw_synced(void *aux, int error, const char *path)
+{
+    struct rmw *m = aux;
+    if (error && error != ENOENT) {
+        rmw_finish(m, error);
+        return;
+    }
+    coord_get(m->coord, m->path, rmw_got, m);
+}
+
+/* The first read follows a sync, so that a record written through another discovery server
+ * (another ZooKeeper session) just before is seen. */
+static void
 rmw_read(struct rmw *m)
 {
-    coord_get(m->coord, m->path, rmw_got, m);
+    if (!m->tries) {
+        coord_sync(m->coord, m->path, rmw_synced, m);
+    } else {
+        coord_get(m->coord, m->path, rmw_got, m);
+    }
 }
 
 static void
@@ -942,6 +959,22 @@ subscribe_got_services(void *aux, int error, const struct coord_child *kids, siz
     coord_get(op->ds->coord, path, subscribe_got_prev, op);
 }
 
+/* Reads follow a sync: a publisher or subscription written through another discovery server
+ * just before is seen. */
+static void
+subscribe_synced(void *aux, int error, const char *path)
+{
+    struct op *op = aux;
+    if (error && error != ENOENT) {
+        store_error(op->ds, op->req, error);
+        op_free(op);
+        return;
+    }
+    char spath[3 * MAX_NAME];
+    snprintf(spath, sizeof spath, SERVICES "/%s", op->type);
+    coord_list(op->ds->coord, spath, subscribe_got_services, op);
+}
+
 static void
 handle_subscribe(struct disc_server *ds, struct http_req *req, bool assign)
 {
@@ -989,9 +1022,7 @@ handle_subscribe(struct disc_server *ds, struct http_req *req, bool assign)
     snprintf(op->id, sizeof op->id, "%s", client ? client : "");
     op->instances = (int) instances;
     op->assign = assign;
-    char path[3 * MAX_NAME];
-    snprintf(path, sizeof path, SERVICES "/%s", op->type);
-    coord_list(ds->coord, path, subscribe_got_services, op);
+    coord_sync(ds->coord, SERVICES, subscribe_synced, op);
 }
 
 /* GET /services, /services/<type>, /clients, /clients/<type> */
