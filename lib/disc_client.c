@@ -252,7 +252,7 @@ sub_send(struct disc_sub *s)
     }
     s->busy = true;
     s->server = dc->current;
-    json_t *body = xjson_pack("{sssisss}", "service", s->type, "instances", s->instances,
+    json_t *body = xjson_pack("{sssissss}", "service", s->type, "instances", s->instances,
                               "client", dc->client_id, "client-type", dc->client_type);
     int error = http_client_request_json(current_http(dc), "POST", "/subscribe", body,
                                          sub_done, s);
