@@ -44,7 +44,7 @@ ensure(struct init_ctx *c, const char *type, const char *fq, const char *parent_
         json_object_set_new(body, "parent_type", json_string(parent_type));
     }
     struct api_err e;
-    if (api_obj_create_from_json(c->srv, c->t, id, body, true, &o, &e)) {
+    if (api_obj_create_from_json(c->srv, c->t, id, body, &o, &e)) {
         snprintf(c->err, c->errlen, "cannot create default %s %s: %s", type, fq, e.msg);
         c->error = EINVAL;
         o = NULL;

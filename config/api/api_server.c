@@ -598,8 +598,8 @@ check_quota(const struct schema_ident *id, const struct api_obj *parent, struct 
 
 int
 api_obj_create_from_json(struct api_server *srv, struct api_txn *t,
-                         const struct schema_ident *id, json_t *body, bool internal,
-                         struct api_obj **objp, struct api_err *e)
+                         const struct schema_ident *id, json_t *body, struct api_obj **objp,
+                         struct api_err *e)
 {
     if (!strcmp(id->name, "config-root")) {
         return api_fail(e, 400, "Bad Request, config-root cannot be created");
@@ -673,7 +673,6 @@ api_obj_create_from_json(struct api_server *srv, struct api_txn *t,
         refset_destroy(&rs);
         return status;
     }
-    (void) internal;
     struct api_obj *o = api_obj_create(t, id, uuid, fq, parent, props);
     for (size_t i = 0; i < rs.n; i++) {
         api_ref_add(t, o, rs.refs[i].to, rs.refs[i].link, rs.refs[i].attr);
@@ -904,7 +903,7 @@ handle_create(struct api_server *srv, struct http_req *req, const struct schema_
     struct api_txn t;
     api_txn_init(&t, &srv->store);
     struct api_obj *o;
-    if (api_obj_create_from_json(srv, &t, id, body, false, &o, &e)) {
+    if (api_obj_create_from_json(srv, &t, id, body, &o, &e)) {
         json_decref(j);
         api_txn_abort(&t);
         api_reply_err(srv, req, &e);
@@ -1325,7 +1324,6 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
     if (marker) {
         json_object_set_new(*out, "marker", marker);
     }
-    (void) e;
     return 0;
 }
 

@@ -53,8 +53,8 @@ void api_server_register_introspect(struct api_server *, struct introspect *);
 /* The pipeline, shared by the REST handlers, the actions and the start-up objects.  Each
  * validates everything before it changes the graph, so a failure leaves nothing behind. */
 int api_obj_create_from_json(struct api_server *, struct api_txn *,
-                             const struct schema_ident *, json_t *body, bool internal,
-                             struct api_obj **objp, struct api_err *);
+                             const struct schema_ident *, json_t *body, struct api_obj **objp,
+                             struct api_err *);
 int api_obj_update_from_json(struct api_server *, struct api_txn *, struct api_obj *,
                              json_t *body, struct api_err *);
 int api_obj_delete_checked(struct api_server *, struct api_txn *, struct api_obj *,

@@ -186,7 +186,6 @@ vmi_pre_create(struct api_server *srv, json_t *props, struct api_refset *rs, con
             }
         }
     }
-    (void) srv;
     return 0;
 }
 
@@ -322,7 +321,7 @@ create_child(struct api_server *srv, struct api_txn *t, struct api_obj *parent,
     struct api_obj *o = NULL;
     struct api_err e;
     if (id && !api_store_get_fq_json(&srv->store, id, fq)
-        && api_obj_create_from_json(srv, t, id, body, true, &o, &e)) {
+        && api_obj_create_from_json(srv, t, id, body, &o, &e)) {
         LOG_ERR("cannot create %s %s: %s", type, name, e.msg);
     }
     json_decref(body);
@@ -421,7 +420,6 @@ api_types_pre_update(struct api_server *srv, struct api_obj *o, json_t *props,
                             "change");
         }
     }
-    (void) srv;
     return 0;
 }
 
@@ -441,7 +439,6 @@ api_types_pre_delete(struct api_server *srv, struct api_obj *o, struct api_err *
     if (is(o->ident, "virtual-network") && is_system_vn(o)) {
         return api_fail(e, 409, "Cannot delete system virtual network %s", o->fq_str);
     }
-    (void) srv;
     return 0;
 }
 
@@ -511,7 +508,6 @@ api_types_loaded(struct api_store *s, struct api_obj *o, void *aux)
             api_ipam_mark(vn, ip, o->uuid);
         }
     }
-    (void) s;
 }
 
 void
@@ -520,6 +516,4 @@ api_types_freed(struct api_store *s, struct api_obj *o, void *aux)
     if (is(o->ident, "virtual-network")) {
         api_ipam_destroy(o);
     }
-    (void) s;
-    (void) aux;
 }
