@@ -79,6 +79,25 @@ fqname_to_id(struct api_server *srv, struct http_req *req)
     json_decref(j);
 }
 
+/* The object a write action names by "uuid" in its body.  When the body is bad, writes are
+ * refused or the object is unknown, replies and returns NULL; otherwise *JP owns the body. */
+static struct api_obj *
+write_target(struct api_server *srv, struct http_req *req, json_t **jp)
+{
+    json_t *j = body_or_reply(srv, req);
+    if (!j || !api_writable(srv, req)) {
+        json_decref(j);
+        return NULL;
+    }
+    struct api_obj *o = obj_or_reply(srv, req, json_string_value(json_object_get(j, "uuid")));
+    if (!o) {
+        json_decref(j);
+        return NULL;
+    }
+    *jp = j;
+    return o;
+}
+
 static void
 id_to_fqname(struct api_server *srv, struct http_req *req)
 {
@@ -388,14 +407,9 @@ apply_collection_update(struct api_obj *o, json_t *u, struct api_err *e)
 static void
 prop_collection_update(struct api_server *srv, struct http_req *req)
 {
-    json_t *j = body_or_reply(srv, req);
-    if (!j || !api_writable(srv, req)) {
-        json_decref(j);
-        return;
-    }
-    struct api_obj *o = obj_or_reply(srv, req, json_string_value(json_object_get(j, "uuid")));
+    json_t *j;
+    struct api_obj *o = write_target(srv, req, &j);
     if (!o) {
-        json_decref(j);
         return;
     }
     json_t *updates = json_object_get(j, "updates");
@@ -482,14 +496,9 @@ useragent_kv(struct api_server *srv, struct http_req *req)
 static void
 chown_chmod(struct api_server *srv, struct http_req *req, bool is_chmod)
 {
-    json_t *j = body_or_reply(srv, req);
-    if (!j || !api_writable(srv, req)) {
-        json_decref(j);
-        return;
-    }
-    struct api_obj *o = obj_or_reply(srv, req, json_string_value(json_object_get(j, "uuid")));
+    json_t *j;
+    struct api_obj *o = write_target(srv, req, &j);
     if (!o) {
-        json_decref(j);
         return;
     }
     json_t *owner = json_object_get(j, "owner");
