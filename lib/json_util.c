@@ -144,6 +144,12 @@ dump(const json_t *j, bool as_unsigned, json_dump_callback_t cb, void *aux)
 }
 
 int
+json_util_dump_string(const char *s, size_t len, json_dump_callback_t cb, void *aux)
+{
+    return put_string(s, len, cb, aux);
+}
+
+int
 json_util_dump(const json_t *j, json_dump_callback_t cb, void *aux)
 {
     return dump(j, false, cb, aux);

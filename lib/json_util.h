@@ -17,6 +17,9 @@ void json_util_add_unsigned_key(const char *key);
 /* Writes J as compact JSON through CB (as json_dump_callback).  Returns 0 or -1. */
 int json_util_dump(const json_t *, json_dump_callback_t cb, void *aux);
 
+/* Writes S (LEN bytes) as a JSON string, quotes and escapes included, through CB. */
+int json_util_dump_string(const char *s, size_t len, json_dump_callback_t cb, void *aux);
+
 /* Parses LEN bytes of BUF (as json_loadb with JSON_REJECT_DUPLICATES), accepting unsigned
  * 64-bit values for the registered keys.  Returns a new reference or NULL with ERR set. */
 json_t *json_util_loadb(const char *buf, size_t len, json_error_t *err);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "introspect.h"
+#include "json_util.h"
 #include "log.h"
 #include "mem.h"
 
@@ -85,22 +86,6 @@ href(char *buf, size_t size, const char *base_url, const struct api_obj *o)
     snprintf(buf, size, "%s/%s/%s", base_url, o->ident->name, o->uuid);
 }
 
-json_t *
-api_ref_json(const char *base_url, const struct api_obj *to, json_t *attr, bool with_attr,
-             bool exclude_hrefs)
-{
-    json_t *j = xjson_pack("{sOss}", "to", to->fq_name, "uuid", to->uuid);
-    if (!exclude_hrefs) {
-        char h[512];
-        href(h, sizeof h, base_url, to);
-        json_object_set_new(j, "href", json_string(h));
-    }
-    if (with_attr) {
-        json_object_set(j, "attr", attr ? attr : json_null());
-    }
-    return j;
-}
-
 static bool
 field_wanted(json_t *fields, const char *name)
 {
@@ -115,79 +100,6 @@ field_wanted(json_t *fields, const char *name)
         }
     }
     return false;
-}
-
-/* Adds to J the properties, refs, back-refs and children of O named in FIELDS (all when
- * FIELDS is NULL). */
-static void
-render_fields(const char *base_url, struct api_obj *o, json_t *j, json_t *fields,
-              bool exclude_back_refs, bool exclude_children, bool exclude_hrefs)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach (o->props, key, v) {
-        if (field_wanted(fields, key)) {
-            json_object_set(j, key, v);
-        }
-    }
-    const struct schema_ident *id = o->ident;
-    struct api_ref *r;
-    for (size_t i = 0; i < id->n_refs; i++) {
-        const struct schema_link *l = id->refs[i];
-        if (!field_wanted(fields, l->to->refs_field)) {
-            continue;
-        }
-        json_t *arr = NULL;
-        LIST_FOR_EACH (r, from_node, &o->refs) {
-            if (r->link == l) {
-                arr = arr ? arr : json_array();
-                json_array_append_new(arr, api_ref_json(base_url, r->to, r->attr, true,
-                                                        exclude_hrefs));
-            }
-        }
-        if (arr) {
-            json_object_set_new(j, l->to->refs_field, arr);
-        }
-    }
-    if (!exclude_back_refs) {
-        for (size_t i = 0; i < id->n_back_refs; i++) {
-            const struct schema_link *l = id->back_refs[i];
-            if (!field_wanted(fields, l->from->back_refs_field)) {
-                continue;
-            }
-            json_t *arr = NULL;
-            LIST_FOR_EACH (r, to_node, &o->back_refs) {
-                if (r->link == l) {
-                    arr = arr ? arr : json_array();
-                    json_array_append_new(arr, api_ref_json(base_url, r->from, r->attr, true,
-                                                            exclude_hrefs));
-                }
-            }
-            if (arr) {
-                json_object_set_new(j, l->from->back_refs_field, arr);
-            }
-        }
-    }
-    if (!exclude_children) {
-        for (size_t i = 0; i < id->n_children; i++) {
-            const struct schema_link *l = id->children[i];
-            if (!field_wanted(fields, l->to->children_field)) {
-                continue;
-            }
-            json_t *arr = NULL;
-            struct api_obj *c;
-            LIST_FOR_EACH (c, child_node, &o->children) {
-                if (c->ident == l->to) {
-                    arr = arr ? arr : json_array();
-                    json_array_append_new(arr, api_ref_json(base_url, c, NULL, false,
-                                                            exclude_hrefs));
-                }
-            }
-            if (arr) {
-                json_object_set_new(j, l->to->children_field, arr);
-            }
-        }
-    }
 }
 
 static void
@@ -217,24 +129,218 @@ render_ident(const char *base_url, struct api_obj *o, json_t *j, bool exclude_hr
     }
 }
 
-json_t *
-api_render_obj(struct api_server *srv, const char *base_url, struct api_obj *o, json_t *fields,
-               bool exclude_back_refs, bool exclude_children, bool exclude_hrefs)
+/* Streaming output: replies are written straight into a text buffer, since building a JSON
+ * tree for every object of a large list costs more than writing it. */
+struct out {
+    char *p;
+    size_t len, cap;
+};
+
+static int
+out_cb(const char *s, size_t n, void *aux)
 {
-    json_t *j = json_object();
-    render_ident(base_url, o, j, exclude_hrefs);
+    struct out *o = aux;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (o->len + n > cap) {
+            cap *= 2;
+        }
+        o->p = mem_realloc(&mem_type_api, o->p, cap);
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+#define OUT_LIT(O, S) out_cb(S, sizeof S - 1, O)
+
+static void
+out_str(struct out *o, const char *s)
+{
+    json_util_dump_string(s, strlen(s), out_cb, o);
+}
+
+static void
+out_json(struct out *o, const json_t *j)
+{
+    json_util_dump(j, out_cb, o);
+}
+
+static void
+out_key(struct out *o, bool *first, const char *key)
+{
+    if (!*first) {
+        OUT_LIT(o, ",");
+    }
+    *first = false;
+    out_str(o, key);
+    OUT_LIT(o, ":");
+}
+
+static void
+out_href(struct out *o, const char *base_url, const struct api_obj *x)
+{
+    char h[512];
+    href(h, sizeof h, base_url, x);
+    out_str(o, h);
+}
+
+static void
+out_ref(struct out *o, const char *base_url, const struct api_obj *to, const json_t *attr,
+        bool with_attr, bool exclude_hrefs)
+{
+    OUT_LIT(o, "{\"to\":");
+    out_json(o, to->fq_name);
+    OUT_LIT(o, ",\"uuid\":");
+    out_str(o, to->uuid);
+    if (!exclude_hrefs) {
+        OUT_LIT(o, ",\"href\":");
+        out_href(o, base_url, to);
+    }
+    if (with_attr) {
+        OUT_LIT(o, ",\"attr\":");
+        if (attr) {
+            out_json(o, attr);
+        } else {
+            OUT_LIT(o, "null");
+        }
+    }
+    OUT_LIT(o, "}");
+}
+
+/* Opens or continues the list named KEY: the first item opens it. */
+static void
+out_item(struct out *o, bool *first, bool *open, const char *key)
+{
+    if (!*open) {
+        out_key(o, first, key);
+        OUT_LIT(o, "[");
+        *open = true;
+    } else {
+        OUT_LIT(o, ",");
+    }
+}
+
+static void
+out_close(struct out *o, bool open)
+{
+    if (open) {
+        OUT_LIT(o, "]");
+    }
+}
+
+static void
+out_ident(struct out *o, bool *first, const char *base_url, const struct api_obj *x,
+          bool exclude_hrefs)
+{
+    out_key(o, first, "uuid");
+    out_str(o, x->uuid);
+    out_key(o, first, "fq_name");
+    out_json(o, x->fq_name);
+    out_key(o, first, "name");
+    out_json(o, json_array_get(x->fq_name, json_array_size(x->fq_name) - 1));
+    if (!exclude_hrefs) {
+        out_key(o, first, "href");
+        out_href(o, base_url, x);
+    }
+    if (x->parent) {
+        out_key(o, first, "parent_type");
+        out_str(o, x->parent->ident->name);
+        out_key(o, first, "parent_uuid");
+        out_str(o, x->parent->uuid);
+        if (!exclude_hrefs) {
+            out_key(o, first, "parent_href");
+            out_href(o, base_url, x->parent);
+        }
+    } else if (x->ident->n_parents && !strcmp(x->ident->parents[0]->from->name, "config-root")) {
+        out_key(o, first, "parent_type");
+        OUT_LIT(o, "\"config-root\"");
+    }
+}
+
+/* The properties, refs, back-refs and children of X named in FIELDS (all when NULL). */
+static void
+out_fields(struct out *o, bool *first, const char *base_url, struct api_obj *x, json_t *fields,
+           bool exclude_back_refs, bool exclude_children, bool exclude_hrefs)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach (x->props, key, v) {
+        if (field_wanted(fields, key)) {
+            out_key(o, first, key);
+            out_json(o, v);
+        }
+    }
+    const struct schema_ident *id = x->ident;
+    struct api_ref *r;
+    for (size_t i = 0; i < id->n_refs; i++) {
+        const struct schema_link *l = id->refs[i];
+        if (field_wanted(fields, l->to->refs_field)) {
+            bool open = false;
+            LIST_FOR_EACH (r, from_node, &x->refs) {
+                if (r->link == l) {
+                    out_item(o, first, &open, l->to->refs_field);
+                    out_ref(o, base_url, r->to, r->attr, true, exclude_hrefs);
+                }
+            }
+            out_close(o, open);
+        }
+    }
+    for (size_t i = 0; !exclude_back_refs && i < id->n_back_refs; i++) {
+        const struct schema_link *l = id->back_refs[i];
+        if (field_wanted(fields, l->from->back_refs_field)) {
+            bool open = false;
+            LIST_FOR_EACH (r, to_node, &x->back_refs) {
+                if (r->link == l) {
+                    out_item(o, first, &open, l->from->back_refs_field);
+                    out_ref(o, base_url, r->from, r->attr, true, exclude_hrefs);
+                }
+            }
+            out_close(o, open);
+        }
+    }
+    for (size_t i = 0; !exclude_children && i < id->n_children; i++) {
+        const struct schema_link *l = id->children[i];
+        if (field_wanted(fields, l->to->children_field)) {
+            bool open = false;
+            struct api_obj *c;
+            LIST_FOR_EACH (c, child_node, &x->children) {
+                if (c->ident == l->to) {
+                    out_item(o, first, &open, l->to->children_field);
+                    out_ref(o, base_url, c, NULL, false, exclude_hrefs);
+                }
+            }
+            out_close(o, open);
+        }
+    }
+}
+
+/* X as GET shows it; with FIELDS, only those (plus id_perms, perms2, display_name). */
+static void
+out_obj(struct out *o, const char *base_url, struct api_obj *x, json_t *fields,
+        bool exclude_back_refs, bool exclude_children, bool exclude_hrefs)
+{
+    bool first = true;
+    OUT_LIT(o, "{");
+    out_ident(o, &first, base_url, x, exclude_hrefs);
+    json_t *f = NULL;
     if (fields) {
-        json_t *f = json_deep_copy(fields);
+        f = json_deep_copy(fields);
         json_array_append_new(f, json_string("id_perms"));
         json_array_append_new(f, json_string("perms2"));
         json_array_append_new(f, json_string("display_name"));
-        render_fields(base_url, o, j, f, exclude_back_refs, exclude_children, exclude_hrefs);
-        json_decref(f);
-    } else {
-        render_fields(base_url, o, j, NULL, exclude_back_refs, exclude_children,
-                      exclude_hrefs);
     }
-    return j;
+    out_fields(o, &first, base_url, x, f, exclude_back_refs, exclude_children, exclude_hrefs);
+    json_decref(f);
+    OUT_LIT(o, "}");
+}
+
+static void
+reply_out(struct http_req *req, int status, struct out *o)
+{
+    http_reply(req, status, "application/json; charset=\"UTF-8\"", o->p, o->len);
+    mem_free(&mem_type_api, o->p);
 }
 
 /* Replies. */
@@ -966,11 +1072,15 @@ handle_read(struct api_server *srv, struct http_req *req, struct api_obj *o)
     http_req_base_url(req, base, sizeof base);
     const char *fs = http_req_query(req, "fields");
     json_t *fields = fs ? split_csv(fs) : NULL;
-    json_t *r = api_render_obj(srv, base, o, fields, http_req_has_query(req, "exclude_back_refs"),
-                               http_req_has_query(req, "exclude_children"),
-                               http_req_has_query(req, "exclude_hrefs"));
+    struct out out = { 0 };
+    OUT_LIT(&out, "{");
+    out_str(&out, o->ident->name);
+    OUT_LIT(&out, ":");
+    out_obj(&out, base, o, fields, http_req_has_query(req, "exclude_back_refs"),
+            http_req_has_query(req, "exclude_children"), http_req_has_query(req, "exclude_hrefs"));
+    OUT_LIT(&out, "}");
     json_decref(fields);
-    http_reply_json(req, 200, xjson_pack("{so}", o->ident->name, r));
+    reply_out(req, 200, &out);
 }
 
 static void
@@ -1169,7 +1279,7 @@ obj_matches(const struct api_obj *o, const struct list_params *p,
 
 static int
 do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
-        struct list_params *p, json_t **out, struct api_err *e)
+        struct list_params *p, struct out *out, struct api_err *e)
 {
     struct api_obj **v = NULL;
     size_t n = 0, alloc = 0;
@@ -1192,9 +1302,12 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
         json_decref(parts);
         if (!fq_parent) {
-            *out = xjson_pack("{s[]}", id->plural);
+            OUT_LIT(out, "{");
+            out_str(out, id->plural);
             if (p->count) {
-                json_object_set_new(*out, id->plural, xjson_pack("{si}", "count", 0));
+                OUT_LIT(out, ":{\"count\":0}}");
+            } else {
+                OUT_LIT(out, ":[]}");
             }
             return 0;
         }
@@ -1293,37 +1406,53 @@ do_list(struct api_server *srv, const char *base, const struct schema_ident *id,
         }
     }
 
-    json_t *result;
+    OUT_LIT(out, "{");
+    out_str(out, id->plural);
+    OUT_LIT(out, ":");
     if (p->count) {
-        result = xjson_pack("{sI}", "count", (json_int_t) (end - start));
+        char buf[64];
+        int len = snprintf(buf, sizeof buf, "{\"count\":%zu}", end - start);
+        out_cb(buf, (size_t) len, out);
     } else {
-        result = json_array();
+        OUT_LIT(out, "[");
         for (size_t i = start; i < end; i++) {
             struct api_obj *o = v[i];
-            json_t *item;
+            if (i > start) {
+                OUT_LIT(out, ",");
+            }
             if (p->detail) {
-                item = xjson_pack("{so}", id->name,
-                                 api_render_obj(srv, base, o, p->fields, false, false,
-                                                p->exclude_hrefs));
+                OUT_LIT(out, "{");
+                out_str(out, id->name);
+                OUT_LIT(out, ":");
+                out_obj(out, base, o, p->fields, false, false, p->exclude_hrefs);
+                OUT_LIT(out, "}");
             } else {
-                item = xjson_pack("{sOss}", "fq_name", o->fq_name, "uuid", o->uuid);
+                bool first = true;
+                OUT_LIT(out, "{");
+                out_key(out, &first, "fq_name");
+                out_json(out, o->fq_name);
+                out_key(out, &first, "uuid");
+                out_str(out, o->uuid);
                 if (!p->exclude_hrefs) {
-                    char h[512];
-                    href(h, sizeof h, base, o);
-                    json_object_set_new(item, "href", json_string(h));
+                    out_key(out, &first, "href");
+                    out_href(out, base, o);
                 }
                 if (p->fields) {
-                    render_fields(base, o, item, p->fields, false, false, p->exclude_hrefs);
+                    out_fields(out, &first, base, o, p->fields, false, false, p->exclude_hrefs);
                 }
+                OUT_LIT(out, "}");
             }
-            json_array_append_new(result, item);
         }
+        OUT_LIT(out, "]");
     }
-    mem_free(&mem_type_api, v);
-    *out = xjson_pack("{so}", id->plural, result);
     if (marker) {
-        json_object_set_new(*out, "marker", marker);
+        OUT_LIT(out, ",\"marker\":");
+        out_json(out, marker);
+        json_decref(marker);
     }
+    OUT_LIT(out, "}");
+    mem_free(&mem_type_api, v);
+    (void) e;
     return 0;
 }
 
@@ -1372,16 +1501,17 @@ handle_list(struct api_server *srv, struct http_req *req, const struct schema_id
 {
     struct list_params p;
     struct api_err e;
-    json_t *out;
+    struct out out = { 0 };
     char base[300];
     http_req_base_url(req, base, sizeof base);
     if (list_params_from_query(req, &p, &e) || do_list(srv, base, id, &p, &out, &e)) {
         list_params_destroy(&p);
+        mem_free(&mem_type_api, out.p);
         api_reply_err(srv, req, &e);
         return;
     }
     list_params_destroy(&p);
-    http_reply_json(req, 200, out);
+    reply_out(req, 200, &out);
 }
 
 /* A body value given as a list or a comma-separated string. */
@@ -1478,7 +1608,7 @@ handle_list_bulk(struct api_server *srv, struct http_req *req)
     }
     const char *filters = json_string_value(json_object_get(j, "filters"));
     int status = filters ? parse_filters(&p, filters, &e) : 0;
-    json_t *out = NULL;
+    struct out out = { 0 };
     char base[300];
     http_req_base_url(req, base, sizeof base);
     if (!status) {
@@ -1487,9 +1617,10 @@ handle_list_bulk(struct api_server *srv, struct http_req *req)
     list_params_destroy(&p);
     json_decref(j);
     if (status) {
+        mem_free(&mem_type_api, out.p);
         api_reply_err(srv, req, &e);
     } else {
-        http_reply_json(req, 200, out);
+        reply_out(req, 200, &out);
     }
 }
 

@@ -106,13 +106,6 @@ int api_init_defaults(struct api_server *, char *err, size_t errlen);
 /* Actions (api_actions.c): returns true if it handled REQ. */
 bool api_actions_handle(struct api_server *, struct http_req *);
 
-/* Rendering (api_server.c). */
-json_t *api_render_obj(struct api_server *, const char *base_url, struct api_obj *,
-                       json_t *fields, bool exclude_back_refs, bool exclude_children,
-                       bool exclude_hrefs);
-json_t *api_ref_json(const char *base_url, const struct api_obj *to, json_t *attr,
-                     bool with_attr, bool exclude_hrefs);
-
 /* Finishes a write: commits TXN and answers REQ with STATUS and BODY (stolen) once durable. */
 void api_commit_and_reply(struct api_server *, struct api_txn *, struct http_req *,
                           int status, json_t *body);
