@@ -1328,9 +1328,30 @@ disc_handle(struct http_req *req, void *aux)
     }
 }
 
+static json_t *
+page_discovery(struct http_req *req, void *aux)
+{
+    struct disc_server *ds = aux;
+    static const char *const states[] = { "connecting", "connected", "expired" };
+    enum coord_state st = coord_state(ds->coord);
+    return xjson_pack("{s{ssss}s{sisisisi}s{sIsIsIsIsIsI}}",
+                      "store", "backend", ds->coord->class->name,
+                      "state", (unsigned) st < 3 ? states[st] : "?",
+                      "config", "hc_interval", ds->hc_interval, "hc_max_miss", ds->hc_max_miss,
+                      "ttl_min", ds->ttl_min, "ttl_max", ds->ttl_max,
+                      "counters", "publish", (json_int_t) ds->n_publish,
+                      "heartbeat", (json_int_t) ds->n_heartbeat,
+                      "subscribe", (json_int_t) ds->n_subscribe,
+                      "query", (json_int_t) ds->n_query,
+                      "errors", (json_int_t) ds->n_errors,
+                      "store_errors", (json_int_t) ds->n_store_errors);
+}
+
 void
 disc_server_register_introspect(struct disc_server *ds, struct introspect *is)
 {
+    introspect_add_page(is, "/discovery", "Discovery: store session, settings, counters",
+                        page_discovery, ds);
     introspect_add_counter(is, "discovery_publish_total", "Publishes", &ds->n_publish);
     introspect_add_counter(is, "discovery_heartbeat_total", "Heartbeats", &ds->n_heartbeat);
     introspect_add_counter(is, "discovery_subscribe_total", "Subscribes", &ds->n_subscribe);

@@ -935,3 +935,19 @@ def test_api_fails_over_from_a_discovery_server_that_never_answers(disc_factory,
         hole.close()
         cb.close()
     assert problem is None, problem + "\n" + api.diagnostics()
+
+
+def test_introspect_discovery_page(dc, disc_server):
+    """The introspect port shows the store session, the settings and counters that move."""
+    base = f"http://127.0.0.1:{disc_server.introspect_port}"
+    before = requests.get(base + "/discovery", timeout=10).json()
+    assert before["store"] == {"backend": "local", "state": "connected"}, before
+    assert before["config"]["hc_interval"] >= 1, before
+    stype = utype()
+    dc.publish(stype, info(1))
+    dc.subscribe(stype, "introspect-client", 1)
+    after = requests.get(base + "/discovery", timeout=10).json()
+    assert after["counters"]["publish"] == before["counters"]["publish"] + 1, after
+    assert after["counters"]["subscribe"] == before["counters"]["subscribe"] + 1, after
+    index = requests.get(base + "/", timeout=10).json()
+    assert "/discovery" in [p["path"] for p in index["pages"]], index
