@@ -32,8 +32,13 @@ LOG_MODULE(cfgdb_sqlite);
 
 static MEM_TYPE(mem_type_sqlite, "cfgdb_sqlite");
 
-/* Log frames after which the sync thread checkpoints. */
+/* Log frames after which the sync thread checkpoints (PASSIVE, beside the writer). */
 #define CHECKPOINT_FRAMES 4000
+
+/* Under a steady write load a passive checkpoint never catches the writer, and the log is
+ * reused only once it has; past this many frames the loop thread checkpoints itself
+ * (RESTART: a short stall, about the time to copy the log) so the log stays bounded. */
+#define CHECKPOINT_FRAMES_MAX (4 * CHECKPOINT_FRAMES)
 
 struct sqlite_job {
     struct cfgdb_batch *batch;
@@ -104,6 +109,7 @@ open_conn(const char *path, sqlite3 **dbp, char *err, size_t errlen)
     /* NORMAL in WAL mode: commits do not sync (the sync thread does), checkpoints do. */
     if (exec_sql(db, "PRAGMA journal_mode=WAL") || exec_sql(db, "PRAGMA synchronous=NORMAL")
         || exec_sql(db, "PRAGMA wal_autocheckpoint=0")
+        || exec_sql(db, "PRAGMA journal_size_limit=67108864")
         || exec_sql(db, "PRAGMA cache_size=-16384")
         || exec_sql(db, "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT "
                     "NOT NULL)")) {
@@ -268,6 +274,13 @@ static int
 wal_hook(void *aux, sqlite3 *db, const char *name, int frames)
 {
     struct cfgdb_sqlite *s = aux;
+    if (frames >= CHECKPOINT_FRAMES_MAX) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+            LOG_WARN("checkpoint: %s", sqlite3_errmsg(db));
+        }
+        return SQLITE_OK;
+    }
     if (frames >= CHECKPOINT_FRAMES) {
         pthread_mutex_lock(&s->mutex);
         if (!s->want_checkpoint) {
