@@ -283,8 +283,9 @@ def is_uuid(text):
         return False
 
 
-class Client:
-    """A thin `requests` client for one ApiServer (follows it across restarts)."""
+class HttpClient:
+    """A `requests` session against one daemon's REST port (follows it across restarts):
+    raw HTTP calls that return the Response."""
 
     def __init__(self, server):
         self.server = server
@@ -297,7 +298,6 @@ class Client:
     def close(self):
         self.http.close()
 
-    # ---- raw HTTP: return the Response ----
     def request(self, method, path, **kw):
         kw.setdefault("timeout", HTTP_TIMEOUT)
         return self.http.request(method, self.base + path, **kw)
@@ -309,6 +309,10 @@ class Client:
         if body is not None:
             kw["json"] = body
         return self.request("POST", path, **kw)
+
+
+class Client(HttpClient):
+    """A thin `requests` client for one ApiServer."""
 
     def put(self, path, body=None, **kw):
         if body is not None:

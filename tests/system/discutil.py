@@ -21,8 +21,8 @@ from pathlib import Path
 
 import requests
 
-from conftest import (BUILD_DIR, HTTP_TIMEOUT, _live, _live_lock, describe, free_port, poll,
-                      tail)
+from conftest import (BUILD_DIR, HTTP_TIMEOUT, HttpClient, _live, _live_lock, describe,
+                      free_port, poll, tail)
 
 DISC_BIN = Path(os.environ.get("CONTRAIL_DISCOVERY_BIN",
                                BUILD_DIR / "config" / "discovery" / "contrail-discovery"))
@@ -220,32 +220,9 @@ class Discovery:
 # REST client
 
 
-class DiscClient:
+class DiscClient(HttpClient):
     """A `requests` client for one discovery server.  Methods ending in _raw return the
     Response; the others assert success and return the decoded answer."""
-
-    def __init__(self, server):
-        self.server = server
-        self.http = requests.Session()
-
-    @property
-    def base(self):
-        return self.server.url
-
-    def close(self):
-        self.http.close()
-
-    def request(self, method, path, **kw):
-        kw.setdefault("timeout", HTTP_TIMEOUT)
-        return self.http.request(method, self.base + path, **kw)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, body=None, **kw):
-        if body is not None:
-            kw["json"] = body
-        return self.request("POST", path, **kw)
 
     def post_data(self, path, data, content_type="application/json", **kw):
         return self.request("POST", path, data=data, headers={"Content-Type": content_type},
