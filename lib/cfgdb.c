@@ -9,8 +9,8 @@
 
 static MEM_TYPE(mem_type_batch, "cfgdb_batch");
 
-int
-cfgdb_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *err,
+static int
+open_class(struct event_base *base, const char *spec, struct cfgdb **dbp, char *err,
            size_t errlen)
 {
     static const struct cfgdb_class *const classes[] = { &cfgdb_sqlite_class };
@@ -35,6 +35,17 @@ cfgdb_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *
     return EINVAL;
 }
 
+int
+cfgdb_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *err,
+           size_t errlen)
+{
+    int error = open_class(base, spec, dbp, err, errlen);
+    if (!error) {
+        (*dbp)->base = base;
+    }
+    return error;
+}
+
 void
 cfgdb_close(struct cfgdb *db)
 {
@@ -44,9 +55,70 @@ cfgdb_close(struct cfgdb *db)
 }
 
 int
-cfgdb_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux)
+cfgdb_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux, uint64_t *revp)
 {
-    return db->class->scan(db, prefix, cb, aux);
+    uint64_t rev = 0;
+    int error = db->class->scan(db, prefix, cb, aux, &rev);
+    if (revp) {
+        *revp = rev;
+    }
+    return error;
+}
+
+bool
+cfgdb_is_shared(const struct cfgdb *db)
+{
+    return db->class->shared;
+}
+
+int
+cfgdb_watch(struct cfgdb *db, const char *prefix, uint64_t from_rev, cfgdb_watch_fn *cb,
+            void *aux)
+{
+    return db->class->watch ? db->class->watch(db, prefix, from_rev, cb, aux) : 0;
+}
+
+struct barrier_now {
+    struct event *ev;
+    cfgdb_done_fn *done;
+    void *aux;
+};
+
+static void
+barrier_now_cb(evutil_socket_t fd, short what, void *aux_)
+{
+    struct barrier_now *b = aux_;
+    cfgdb_done_fn *done = b->done;
+    void *aux = b->aux;
+    event_free(b->ev);
+    mem_free(&mem_type_batch, b);
+    done(aux, 0, 0);
+}
+
+void
+cfgdb_barrier(struct cfgdb *db, cfgdb_done_fn *done, void *aux)
+{
+    if (db->class->barrier) {
+        db->class->barrier(db, done, aux);
+        return;
+    }
+    struct barrier_now *b = mem_zalloc(&mem_type_batch, sizeof *b);
+    b->done = done;
+    b->aux = aux;
+    b->ev = event_new(db->base, -1, 0, barrier_now_cb, b);
+    event_active(b->ev, 0, 0);
+}
+
+json_t *
+cfgdb_status(const struct cfgdb *db)
+{
+    json_t *st = db->class->status ? db->class->status(db) : json_object();
+    json_object_set_new(st, "backend", json_string(db->class->name));
+    json_object_set_new(st, "batches", json_integer((json_int_t) db->n_batches));
+    json_object_set_new(st, "commits", json_integer((json_int_t) db->n_commits));
+    json_object_set_new(st, "errors", json_integer((json_int_t) db->n_errors));
+    json_object_set_new(st, "conflicts", json_integer((json_int_t) db->n_conflicts));
+    return st;
 }
 
 void
@@ -110,6 +182,20 @@ void
 cfgdb_batch_check_absent(struct cfgdb_batch *b, const char *key)
 {
     batch_add(b, CFGDB_CHECK_ABSENT, key, NULL);
+}
+
+void
+cfgdb_batch_check_rev(struct cfgdb_batch *b, const char *key, uint64_t rev)
+{
+    batch_add(b, CFGDB_CHECK_REV, key, NULL);
+    b->ops[b->n_ops - 1].rev = rev;
+}
+
+void
+cfgdb_batch_check_prefix_rev(struct cfgdb_batch *b, const char *prefix, uint64_t rev)
+{
+    batch_add(b, CFGDB_CHECK_PREFIX_REV, prefix, NULL);
+    b->ops[b->n_ops - 1].rev = rev;
 }
 
 bool

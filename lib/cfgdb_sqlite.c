@@ -141,6 +141,9 @@ apply_batch(struct cfgdb_sqlite *s, struct cfgdb_batch *b)
     int error = 0;
     for (size_t i = 0; i < b->n_ops && !error; i++) {
         struct cfgdb_op *op = &b->ops[i];
+        if (op->type == CFGDB_CHECK_REV || op->type == CFGDB_CHECK_PREFIX_REV) {
+            continue;           /* Only this process writes: nothing to guard against. */
+        }
         sqlite3_stmt *st = op->type == CFGDB_PUT ? s->put
                            : op->type == CFGDB_DELETE ? s->del : s->get;
         sqlite3_bind_text(st, 1, op->key, -1, SQLITE_STATIC);
@@ -221,11 +224,13 @@ static void
 report(struct sqlite_job *j, struct cfgdb_sqlite *s)
 {
     s->up.n_batches++;
-    if (j->error && j->error != EEXIST) {
+    if (j->error == EEXIST) {
+        s->up.n_conflicts++;
+    } else if (j->error) {
         s->up.n_errors++;
     }
     if (j->done) {
-        j->done(j->aux, j->error);
+        j->done(j->aux, j->error, 0);
     }
     cfgdb_batch_destroy(j->batch);
     mem_free(&mem_type_sqlite, j);
@@ -402,7 +407,7 @@ sqlite_close(struct cfgdb *db)
 }
 
 static int
-sqlite_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux)
+sqlite_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux, uint64_t *revp)
 {
     struct cfgdb_sqlite *s = cfgdb_sqlite_cast(db);
     sqlite3_stmt *st;
@@ -418,7 +423,7 @@ sqlite_scan(struct cfgdb *db, const char *prefix, cfgdb_scan_fn *cb, void *aux)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         cb(aux, (const char *) sqlite3_column_text(st, 0),
-           (const char *) sqlite3_column_text(st, 1));
+           (const char *) sqlite3_column_text(st, 1), 0);
     }
     sqlite3_finalize(st);
     mem_free(&mem_type_sqlite, end);
@@ -456,6 +461,7 @@ sqlite_commit(struct cfgdb *db, struct cfgdb_batch *b, cfgdb_done_fn *done, void
 
 const struct cfgdb_class cfgdb_sqlite_class = {
     .name = "sqlite",
+    .shared = false,
     .open = sqlite_open,
     .close = sqlite_close,
     .scan = sqlite_scan,

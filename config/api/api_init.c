@@ -54,7 +54,7 @@ ensure(struct init_ctx *c, const char *type, const char *fq, const char *parent_
 }
 
 static void
-load_kv(void *aux, const char *key, const char *value)
+load_kv(void *aux, const char *key, const char *value, uint64_t rev)
 {
     struct api_server *srv = aux;
     if (!strncmp(key, "ua/", 3)) {
@@ -82,9 +82,9 @@ init_done(void *aux, int error)
 int
 api_init_defaults(struct api_server *srv, char *err, size_t errlen)
 {
-    int error = cfgdb_scan(srv->store.db, "ua/", load_kv, srv);
+    int error = cfgdb_scan(srv->store.db, "ua/", load_kv, srv, NULL);
     if (!error) {
-        error = cfgdb_scan(srv->store.db, "ipres/", load_kv, srv);
+        error = cfgdb_scan(srv->store.db, "ipres/", load_kv, srv, NULL);
     }
     if (error) {
         snprintf(err, errlen, "cannot read the config database: %s", strerror(error));

@@ -334,7 +334,7 @@ struct commit_ctx {
 };
 
 static void
-commit_done(void *aux, int error)
+commit_done(void *aux, int error, uint64_t rev)
 {
     struct commit_ctx *c = aux;
     struct api_store *s = c->store;
@@ -420,7 +420,7 @@ struct load_ctx {
 };
 
 static void
-load_row(void *aux, const char *key, const char *value)
+load_row(void *aux, const char *key, const char *value, uint64_t rev)
 {
     struct load_ctx *ctx = aux;
     if (ctx->error) {
@@ -470,7 +470,7 @@ api_store_open(struct api_store *s, const struct schema *schema, struct cfgdb *d
     }
 
     struct load_ctx ctx = { s, json_object(), err, errlen, 0 };
-    int error = cfgdb_scan(db, OBJ_PREFIX, load_row, &ctx);
+    int error = cfgdb_scan(db, OBJ_PREFIX, load_row, &ctx, NULL);
     if (error && !ctx.error) {
         snprintf(err, errlen, "cannot read the config database: %s", strerror(error));
         ctx.error = error;

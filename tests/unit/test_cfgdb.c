@@ -26,7 +26,7 @@ struct done_rec {
 static int done_seq;
 
 static void
-on_done(void *aux, int error)
+on_done(void *aux, int error, uint64_t rev)
 {
     struct done_rec *r = aux;
     r->called++;
@@ -63,7 +63,7 @@ struct scan_buf {
 };
 
 static void
-on_scan(void *aux, const char *key, const char *value)
+on_scan(void *aux, const char *key, const char *value, uint64_t rev)
 {
     struct scan_buf *b = aux;
     size_t len = strlen(b->text);
@@ -76,7 +76,7 @@ scan(struct cfgdb *db, const char *prefix, int *n)
 {
     static struct scan_buf b;
     memset(&b, 0, sizeof b);
-    int error = cfgdb_scan(db, prefix, on_scan, &b);
+    int error = cfgdb_scan(db, prefix, on_scan, &b, NULL);
     CHECK_EQ_INT(error, 0);
     if (n) {
         *n = b.n;
