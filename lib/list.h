@@ -36,6 +36,29 @@ list_remove(struct list *elem)
     elem->prev = elem->next = elem;
 }
 
+/* Removes and returns the first element; the list must not be empty. */
+static inline struct list *
+list_pop_front(struct list *l)
+{
+    struct list *e = l->next;
+    list_remove(e);
+    return e;
+}
+
+/* Moves every element of FROM to the tail of TO, in order; FROM becomes empty. */
+static inline void
+list_splice_back(struct list *to, struct list *from)
+{
+    if (list_is_empty(from)) {
+        return;
+    }
+    from->next->prev = to->prev;
+    from->prev->next = to;
+    to->prev->next = from->next;
+    to->prev = from->prev;
+    list_init(from);
+}
+
 /* Iterates; the current element may be removed.  ITER must be a plain identifier. */
 #define LIST_FOR_EACH_SAFE(ITER, MEMBER, LIST)                                              \
     for (struct list *ln_##ITER = (LIST)->next, *lnx_##ITER;                                \

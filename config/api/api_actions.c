@@ -221,8 +221,8 @@ ref_relax(struct api_server *srv, struct http_req *req)
         } else {
             struct api_txn t;
             api_txn_init(&t, &srv->store);
-            r->relaxed = true;
             api_txn_mark(&t, o);
+            r->relaxed = true;
             api_commit_and_reply(srv, &t, req, 200, xjson_pack("{ss}", "uuid", o->uuid));
         }
     }
@@ -418,6 +418,9 @@ prop_collection_update(struct api_server *srv, struct http_req *req)
         api_fail(&e, 400, "Bad Request, updates must be a list");
     }
     /* All or nothing: work on a copy of the properties. */
+    struct api_txn t;
+    api_txn_init(&t, &srv->store);
+    api_txn_mark(&t, o);
     json_t *saved = json_deep_copy(o->props);
     size_t i;
     json_t *u;
@@ -429,6 +432,7 @@ prop_collection_update(struct api_server *srv, struct http_req *req)
     if (e.status) {
         json_decref(o->props);
         o->props = saved;
+        api_txn_abort(&t);
         api_reply_err(srv, req, &e);
     } else {
         json_decref(saved);
@@ -436,9 +440,6 @@ prop_collection_update(struct api_server *srv, struct http_req *req)
         api_timestamp(ts);
         json_object_set_new(json_object_get(o->props, "id_perms"), "last_modified",
                             json_string(ts));
-        struct api_txn t;
-        api_txn_init(&t, &srv->store);
-        api_txn_mark(&t, o);
         srv->n_updates++;
         api_commit_and_reply(srv, &t, req, 200, json_object());
     }
@@ -528,6 +529,9 @@ chown_chmod(struct api_server *srv, struct http_req *req, bool is_chmod)
         json_decref(j);
         return;
     }
+    struct api_txn t;
+    api_txn_init(&t, &srv->store);
+    api_txn_mark(&t, o);
     json_t *p2 = api_props_mut(o->props, "perms2");
     if (owner) {
         json_object_set(p2, "owner", owner);
@@ -543,9 +547,6 @@ chown_chmod(struct api_server *srv, struct http_req *req, bool is_chmod)
             json_object_set(p2, "share", share);
         }
     }
-    struct api_txn t;
-    api_txn_init(&t, &srv->store);
-    api_txn_mark(&t, o);
     api_commit_and_reply(srv, &t, req, 200, json_object());
     json_decref(j);
 }

@@ -72,12 +72,47 @@ load_kv(void *aux, const char *key, const char *value, uint64_t rev)
     }
 }
 
+/* A "ua/" or "ipres/" row written (VALUE NULL: deleted) by another API server. */
+void
+api_init_other_row(struct api_store *s, const char *key, const char *value, void *aux)
+{
+    struct api_server *srv = aux;
+    if (value) {
+        load_kv(srv, key, value, 0);
+    } else if (!strncmp(key, "ua/", 3)) {
+        json_object_del(srv->useragent, key + 3);
+    } else if (!strncmp(key, "ipres/", 6) && strlen(key) > 6 + UUID_LEN + 1) {
+        char vn_uuid[UUID_LEN + 1];
+        const char *ip = key + 6 + UUID_LEN + 1;
+        snprintf(vn_uuid, sizeof vn_uuid, "%.*s", UUID_LEN, key + 6);
+        struct api_obj *vn = api_store_get(&srv->store, vn_uuid);
+        json_t *reserved = vn ? api_ipam_owned_by(vn, API_IPAM_RESERVED) : NULL;
+        size_t i;
+        json_t *x;
+        json_array_foreach (reserved, i, x) {
+            if (!strcmp(json_string_value(x), ip)) {
+                api_ipam_free(vn, ip);
+                break;
+            }
+        }
+        json_decref(reserved);
+    }
+}
+
 static void
 init_done(void *aux, int error)
 {
     int *result = aux;
     *result = error ? error : -1;
 }
+
+static void
+barrier_done(void *aux, int error, uint64_t rev)
+{
+    init_done(aux, error);
+}
+
+static int init_objects(struct api_server *, char *err, size_t errlen);
 
 int
 api_init_defaults(struct api_server *srv, char *err, size_t errlen)
@@ -91,6 +126,29 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
         return error;
     }
 
+    for (int attempt = 0;; attempt++) {
+        error = init_objects(srv, err, errlen);
+        if (error != EEXIST || !srv->store.shared || attempt >= 10) {
+            break;
+        }
+        /* Another API server created some of them at the same time: catch up, retry. */
+        LOG_INFO("default objects: concurrent creation by another API server, retrying");
+        int result = 0;
+        cfgdb_barrier(srv->store.db, barrier_done, &result);
+        while (!result) {
+            event_base_loop(srv->base, EVLOOP_ONCE);
+        }
+        api_store_flush(&srv->store);
+    }
+    if (error == EEXIST) {
+        snprintf(err, errlen, "cannot write the default objects: %s", strerror(error));
+    }
+    return error;
+}
+
+static int
+init_objects(struct api_server *srv, char *err, size_t errlen)
+{
     struct api_txn t;
     api_txn_init(&t, &srv->store);
     struct init_ctx c = { srv, &t, 0, err, errlen };
@@ -123,10 +181,11 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
     struct api_obj *ipam = ipam_id ? api_store_get_fq(&srv->store, ipam_id,
                                                       "default-domain:default-project:"
                                                       "default-network-ipam") : NULL;
-    json_t *p2 = ipam ? api_props_mut(ipam->props, "perms2") : NULL;
+    json_t *p2 = ipam ? json_object_get(ipam->props, "perms2") : NULL;
     if (p2 && json_integer_value(json_object_get(p2, "global_access")) != 5) {
-        json_object_set_new(p2, "global_access", json_integer(5));
         api_txn_mark(&t, ipam);
+        json_object_set_new(api_props_mut(ipam->props, "perms2"), "global_access",
+                            json_integer(5));
     }
     if (c.error) {
         /* Partially created defaults stay in memory only; the process exits. */
@@ -139,7 +198,9 @@ api_init_defaults(struct api_server *srv, char *err, size_t errlen)
         event_base_loop(srv->base, EVLOOP_ONCE);
     }
     if (result > 0) {
-        snprintf(err, errlen, "cannot write the default objects: %s", strerror(result));
+        if (result != EEXIST) {
+            snprintf(err, errlen, "cannot write the default objects: %s", strerror(result));
+        }
         return result;
     }
     return 0;

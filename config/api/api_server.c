@@ -371,18 +371,37 @@ struct pending_reply {
     struct http_req *req;
     int status;
     json_t *body;
+    int tries;
 };
+
+static void gate_enqueue(struct api_server *, struct http_req *, int tries);
 
 static void
 pending_done(void *aux, int error)
 {
     struct pending_reply *p = aux;
-    p->srv->pending--;
-    if (error) {
+    struct api_server *srv = p->srv;
+    srv->pending--;
+    if (!error) {
+        http_reply_json(p->req, p->status, p->body);
+    } else if (!srv->store.shared) {
         http_reply_text(p->req, 500, "Config database write failed: %s", strerror(error));
         json_decref(p->body);
+    } else if (error == EEXIST && p->tries < API_MAX_TRIES) {
+        /* Another API server changed what the request depended on; the change has been
+         * undone here.  Run the request again on the store's current content. */
+        srv->n_retries++;
+        json_decref(p->body);
+        gate_enqueue(srv, p->req, p->tries + 1);
+    } else if (error == EEXIST) {
+        http_reply_text(p->req, 409, "Conflict: the objects changed concurrently on another "
+                        "API server %d times; try again", API_MAX_TRIES);
+        json_decref(p->body);
     } else {
-        http_reply_json(p->req, p->status, p->body);
+        http_reply_text(p->req, 503, "Config database unavailable: %s (nothing was changed%s)",
+                        strerror(error), error == ETIMEDOUT ? ", unless the store applied "
+                        "the write after the timeout" : "");
+        json_decref(p->body);
     }
     mem_free(&mem_type_api, p);
 }
@@ -396,6 +415,7 @@ api_commit_and_reply(struct api_server *srv, struct api_txn *t, struct http_req 
     p->req = req;
     p->status = status;
     p->body = body;
+    p->tries = srv->cur_tries;
     srv->pending++;
     api_txn_commit(t, pending_done, p);
 }
@@ -820,6 +840,7 @@ api_obj_update_from_json(struct api_server *srv, struct api_txn *t, struct api_o
         return status;
     }
 
+    api_txn_mark(t, o);
     const char *key;
     json_t *v;
     json_object_foreach (props, key, v) {
@@ -1673,11 +1694,84 @@ handle_root(struct api_server *srv, struct http_req *req)
     http_reply_json(req, 200, xjson_pack("{ssso}", "href", base, "links", links));
 }
 
+/* Shared stores: the gate.  A request waits for a barrier issued after it arrived (so it
+ * sees every write acknowledged by any API server before it), then runs when no
+ * transaction is in flight (so it never sees one that may yet be undone). */
+
+struct gate_req {
+    struct list node;
+    struct http_req *req;
+    int tries;
+};
+
+static void api_dispatch(struct api_server *, struct http_req *);
+static void gate_pump(void *aux);
+
+static void
+gate_barrier_done(void *aux, int error, uint64_t rev)
+{
+    struct api_server *srv = aux;
+    srv->barrier_busy = false;
+    struct gate_req *g;
+    if (error) {
+        LIST_FOR_EACH_SAFE (g, node, &srv->gate_barrier) {
+            list_remove(&g->node);
+            srv->n_errors++;
+            http_reply_text(g->req, 503, "Config database unavailable: %s", strerror(error));
+            mem_free(&mem_type_api, g);
+        }
+    } else {
+        api_store_flush(&srv->store);
+        list_splice_back(&srv->gate_ready, &srv->gate_barrier);
+    }
+    gate_pump(srv);
+}
+
+static void
+gate_pump(void *aux)
+{
+    struct api_server *srv = aux;
+    if (!srv->barrier_busy && !list_is_empty(&srv->gate_wait)) {
+        list_splice_back(&srv->gate_barrier, &srv->gate_wait);
+        srv->barrier_busy = true;
+        cfgdb_barrier(srv->store.db, gate_barrier_done, srv);
+    }
+    while (!srv->store.in_flight && !list_is_empty(&srv->gate_ready)) {
+        struct gate_req *g = CONTAINER_OF(list_pop_front(&srv->gate_ready), struct gate_req,
+                                          node);
+        struct http_req *req = g->req;
+        srv->cur_tries = g->tries;
+        mem_free(&mem_type_api, g);
+        api_dispatch(srv, req);
+        srv->cur_tries = 0;
+    }
+}
+
+static void
+gate_enqueue(struct api_server *srv, struct http_req *req, int tries)
+{
+    struct gate_req *g = mem_zalloc(&mem_type_api, sizeof *g);
+    g->req = req;
+    g->tries = tries;
+    list_push_back(&srv->gate_wait, &g->node);
+    gate_pump(srv);
+}
+
 static void
 api_handle(struct http_req *req, void *aux)
 {
     struct api_server *srv = aux;
     srv->n_requests++;
+    if (srv->store.shared) {
+        gate_enqueue(srv, req, 0);
+    } else {
+        api_dispatch(srv, req);
+    }
+}
+
+static void
+api_dispatch(struct api_server *srv, struct http_req *req)
+{
     http_req_base_url(req, srv->base_url, sizeof srv->base_url);
     const char *path = req->path;
     enum evhttp_cmd_type m = req->method;
@@ -1803,10 +1897,24 @@ api_server_open(struct api_server *srv, struct event_base *base, const struct sc
     srv->useragent = json_object();
     idalloc_init(&srv->vn_ids, 1, 1u << 24);
     idalloc_init(&srv->sg_ids, 8000001, (1u << 24) - 1);
-    struct api_store_hooks hooks = { api_types_loaded, api_types_freed, srv };
+    list_init(&srv->gate_wait);
+    list_init(&srv->gate_barrier);
+    list_init(&srv->gate_ready);
+    struct api_store_hooks hooks = { api_types_loaded, api_types_unloaded, api_types_freed,
+                                     api_init_other_row, srv };
     int error = api_store_open(&srv->store, schema, db, &hooks, err, errlen);
     if (error) {
         return error;
+    }
+    srv->store.idle_cb = gate_pump;
+    srv->store.idle_aux = srv;
+    if (srv->store.shared) {
+        api_store_set_claims(&srv->store, api_types_claims);
+        error = api_store_watch(&srv->store);
+        if (error) {
+            snprintf(err, errlen, "cannot watch the config database: %s", strerror(error));
+            return error;
+        }
     }
     error = api_init_defaults(srv, err, errlen);
     if (error) {

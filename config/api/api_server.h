@@ -30,7 +30,17 @@ struct api_server {
     size_t pending;
     char base_url[300];             /* Of the request being handled: for hrefs in errors. */
     uint64_t n_requests, n_creates, n_updates, n_deletes, n_reads, n_lists, n_errors;
+    uint64_t n_retries;             /* Requests run again after a conflict (shared stores). */
+
+    /* Shared stores: requests waiting for a barrier, in the barrier in flight, and ready to
+     * run (see api_server.c). */
+    struct list gate_wait, gate_barrier, gate_ready;
+    bool barrier_busy;
+    int cur_tries;                  /* Of the request being run. */
 };
+
+/* Times a request is run again after conflicts with other API servers before 409. */
+#define API_MAX_TRIES 10
 
 /* An error from a pipeline step: HTTP status and the message for the body. */
 struct api_err {
@@ -97,6 +107,10 @@ int api_types_pre_delete(struct api_server *, struct api_obj *, struct api_err *
 void api_types_post_delete(struct api_server *, struct api_txn *, struct api_obj *);
 void api_types_loaded(struct api_store *, struct api_obj *, void *aux);
 void api_types_freed(struct api_store *, struct api_obj *, void *aux);
+void api_types_unloaded(struct api_store *, struct api_obj *, void *aux);
+void api_types_claims(const struct api_obj *, void (*add)(void *ctx, const char *key),
+                      void *ctx);
+void api_init_other_row(struct api_store *, const char *key, const char *value, void *aux);
 /* The primary routing instance of network VN, or NULL. */
 struct api_obj *api_types_primary_ri(struct api_obj *vn);
 

@@ -153,12 +153,24 @@ api_txn_init(struct api_txn *t, struct api_store *s)
     t->batch = cfgdb_batch_create();
 }
 
+static json_t *obj_row_json(const struct api_obj *);
+
+/* Shared stores: remembers O's committed row before the transaction changes it. */
+static void
+save_undo(struct api_store *s, struct api_obj *o)
+{
+    if (s->shared && !o->created && !o->undo) {
+        o->undo = obj_row_json(o);
+    }
+}
+
 void
 api_txn_mark(struct api_txn *t, struct api_obj *o)
 {
     if (o->txn_seq == t->seq || o->deleted) {
         return;
     }
+    save_undo(t->store, o);
     o->txn_seq = t->seq;
     if (t->n_dirty == t->alloc_dirty) {
         t->alloc_dirty = t->alloc_dirty ? 2 * t->alloc_dirty : 8;
@@ -206,6 +218,7 @@ api_obj_create(struct api_txn *t, const struct schema_ident *ident, const char *
 {
     struct api_obj *o = obj_alloc(t->store, ident, uuid, fq_name, props);
     obj_set_parent(o, parent);
+    o->created = t->store->shared;
     api_txn_mark(t, o);
     return o;
 }
@@ -264,6 +277,7 @@ void
 api_obj_delete(struct api_txn *t, struct api_obj *o)
 {
     struct api_store *s = t->store;
+    save_undo(s, o);
     struct api_ref *r;
     LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
         ref_free(r);
@@ -296,12 +310,13 @@ obj_free(struct api_store *s, struct api_obj *o)
     }
     json_decref(o->props);
     json_decref(o->fq_name);
+    json_decref(o->undo);
     xfree(o->fq_str);
     mem_free(&mem_type_obj, o);
 }
 
-char *
-api_obj_row(const struct api_obj *o)
+static json_t *
+obj_row_json(const struct api_obj *o)
 {
     json_t *refs = json_array();
     struct api_ref *r;
@@ -320,6 +335,13 @@ api_obj_row(const struct api_obj *o)
     if (o->parent) {
         json_object_set_new(row, "parent_uuid", json_string(o->parent->uuid));
     }
+    return row;
+}
+
+char *
+api_obj_row(const struct api_obj *o)
+{
+    json_t *row = obj_row_json(o);
     char *text = mem_json_dumps(row, JSON_COMPACT);
     json_decref(row);
     return text;
@@ -327,18 +349,44 @@ api_obj_row(const struct api_obj *o)
 
 struct commit_ctx {
     struct api_store *store;
+    struct api_obj **dirty;     /* Shared stores only. */
+    size_t n_dirty;
     struct api_obj **dead;
     size_t n_dead;
     api_txn_done_fn *done;
     void *aux;
 };
 
+static void store_rollback(struct api_store *, struct commit_ctx *);
+static void store_flush(struct api_store *);
+
 static void
 commit_done(void *aux, int error, uint64_t rev)
 {
     struct commit_ctx *c = aux;
     struct api_store *s = c->store;
-    if (error) {
+    if (s->shared) {
+        if (!error) {
+            s->n_commits++;
+            for (size_t i = 0; i < c->n_dirty; i++) {
+                struct api_obj *o = c->dirty[i];
+                if (!o->deleted) {
+                    o->rev = rev;
+                    o->created = false;
+                    json_decref(o->undo);
+                    o->undo = NULL;
+                }
+            }
+        } else {
+            if (error == EEXIST) {
+                s->n_conflicts++;
+            } else {
+                s->n_commit_errors++;
+                LOG_WARN("config database write failed (%s): undone", strerror(error));
+            }
+            store_rollback(s, c);
+        }
+    } else if (error) {
         /* The graph already holds the change, the disk does not: the two disagree until a
          * restart reloads the disk, so stop taking writes. */
         s->n_commit_errors++;
@@ -352,41 +400,237 @@ commit_done(void *aux, int error, uint64_t rev)
         obj_free(s, c->dead[i]);
     }
     mem_free(&mem_type_txn, c->dead);
+    mem_free(&mem_type_txn, c->dirty);
+    if (s->shared) {
+        s->in_flight = false;
+        store_flush(s);
+    }
     c->done(c->aux, error);
     mem_free(&mem_type_txn, c);
+    if (s->shared && !s->in_flight && s->idle_cb) {
+        s->idle_cb(s->idle_aux);
+    }
+}
+
+/* Shared stores: the checks and bookkeeping rows of a batch.  Each key is written at most
+ * once per batch (etcd refuses duplicates); checks may repeat harmlessly but are folded. */
+struct batch_build {
+    struct cfgdb_batch *b;
+    json_t *seen;               /* "<op>key" -> true */
+};
+
+static bool
+once(struct batch_build *bb, char op, const char *key)
+{
+    char *k = mem_asprintf(&mem_type_string, "%c%s", op, key);
+    bool fresh = !json_object_get(bb->seen, k);
+    if (fresh) {
+        json_object_set_new(bb->seen, k, json_true());
+    }
+    xfree(k);
+    return fresh;
+}
+
+static void
+bb_check_rev(struct batch_build *bb, const char *key, uint64_t rev)
+{
+    if (once(bb, 'c', key)) {
+        cfgdb_batch_check_rev(bb->b, key, rev);
+    }
+}
+
+static void
+bb_put(struct batch_build *bb, const char *key, const char *value)
+{
+    if (once(bb, 'w', key)) {
+        cfgdb_batch_put(bb->b, key, value);
+    }
+}
+
+static void
+bb_delete(struct batch_build *bb, const char *key)
+{
+    if (once(bb, 'w', key)) {
+        cfgdb_batch_delete(bb->b, key);
+    }
+}
+
+/* The object O depends on (a reference target or parent) must still be what this server
+ * saw; "link/<target>/<uuid>" records the dependency so that deleting the target fails if
+ * a new one appeared that its server had not seen. */
+static void
+bb_depend(struct batch_build *bb, const struct api_obj *o, const struct api_obj *target)
+{
+    char key[200];
+    if (!target->created) {
+        snprintf(key, sizeof key, OBJ_PREFIX "%s", target->uuid);
+        bb_check_rev(bb, key, target->rev);
+    }
+    snprintf(key, sizeof key, "link/%s/%s", target->uuid, o->uuid);
+    bb_put(bb, key, "");
+}
+
+static void
+bb_undepend(struct batch_build *bb, const struct api_obj *o, const char *target_uuid)
+{
+    char key[200];
+    snprintf(key, sizeof key, "link/%s/%s", target_uuid, o->uuid);
+    bb_delete(bb, key);
+}
+
+struct claim_ctx {
+    struct batch_build *bb;
+    const char *uuid;
+    bool create;
+};
+
+static void
+claim_add(void *ctx_, const char *key)
+{
+    struct claim_ctx *ctx = ctx_;
+    char *k = mem_asprintf(&mem_type_string, "claim/%s", key);
+    if (ctx->create) {
+        if (once(ctx->bb, 'a', k)) {
+            cfgdb_batch_check_absent(ctx->bb->b, k);
+        }
+        bb_put(ctx->bb, k, ctx->uuid);
+    } else {
+        bb_delete(ctx->bb, k);
+    }
+    xfree(k);
+}
+
+static bool
+row_has_ref(const json_t *row, const char *uuid)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (json_object_get(row, "refs"), i, r) {
+        if (!strcmp(json_string_value(json_object_get(r, "uuid")) ?: "", uuid)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+build_shared(struct api_store *s, struct api_txn *t, struct batch_build *bb)
+{
+    char key[200];
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        struct api_obj *o = t->dirty[i];
+        if (o->deleted) {
+            continue;
+        }
+        snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
+        struct api_ref *r;
+        if (o->created) {
+            if (once(bb, 'a', key)) {
+                cfgdb_batch_check_absent(bb->b, key);
+            }
+            if (s->claims) {
+                struct claim_ctx cc = { bb, o->uuid, true };
+                s->claims(o, claim_add, &cc);
+            }
+            if (o->parent) {
+                bb_depend(bb, o, o->parent);
+            }
+            LIST_FOR_EACH (r, from_node, &o->refs) {
+                bb_depend(bb, o, r->to);
+            }
+        } else {
+            bb_check_rev(bb, key, o->rev);
+            LIST_FOR_EACH (r, from_node, &o->refs) {
+                if (!row_has_ref(o->undo, r->to->uuid)) {
+                    bb_depend(bb, o, r->to);
+                }
+            }
+            size_t j;
+            json_t *old;
+            json_array_foreach (json_object_get(o->undo, "refs"), j, old) {
+                const char *to = json_string_value(json_object_get(old, "uuid")) ?: "";
+                struct api_obj *x = api_store_get(s, to);
+                if (!x || !api_ref_find(o, x)) {
+                    bb_undepend(bb, o, to);
+                }
+            }
+        }
+        if (once(bb, 'w', key)) {
+            cfgdb_batch_put_owned(bb->b, key, api_obj_row(o));
+        }
+    }
+    for (size_t i = 0; i < t->n_dead; i++) {
+        struct api_obj *o = t->dead[i];
+        if (o->created) {
+            continue;           /* Created and deleted by this transaction: no row. */
+        }
+        snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
+        bb_check_rev(bb, key, o->rev);
+        bb_delete(bb, key);
+        if (s->claims) {
+            struct claim_ctx cc = { bb, o->uuid, false };
+            s->claims(o, claim_add, &cc);
+        }
+        if (o->parent) {
+            bb_undepend(bb, o, o->parent->uuid);
+        }
+        size_t j;
+        json_t *old;
+        json_array_foreach (json_object_get(o->undo, "refs"), j, old) {
+            bb_undepend(bb, o, json_string_value(json_object_get(old, "uuid")) ?: "");
+        }
+        /* Nothing may have started to depend on it since this server last looked. */
+        snprintf(key, sizeof key, "link/%s/", o->uuid);
+        cfgdb_batch_check_prefix_rev(bb->b, key, s->view_rev);
+    }
 }
 
 void
 api_txn_commit(struct api_txn *t, api_txn_done_fn *done, void *aux)
 {
+    struct api_store *s = t->store;
     struct cfgdb_batch *b = t->batch;
-    for (size_t i = 0; i < t->n_dirty; i++) {
-        struct api_obj *o = t->dirty[i];
-        if (!o->deleted) {
-            char key[64];
-            snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
-            cfgdb_batch_put_owned(b, key, api_obj_row(o));
-        }
-    }
-    for (size_t i = 0; i < t->n_dead; i++) {
-        char key[64];
-        snprintf(key, sizeof key, OBJ_PREFIX "%s", t->dead[i]->uuid);
-        cfgdb_batch_delete(b, key);
-    }
     struct commit_ctx *c = mem_zalloc(&mem_type_txn, sizeof *c);
-    c->store = t->store;
+    if (s->shared) {
+        struct batch_build bb = { b, json_object() };
+        build_shared(s, t, &bb);
+        json_decref(bb.seen);
+        c->dirty = t->dirty;
+        c->n_dirty = t->n_dirty;
+        s->in_flight = true;
+    } else {
+        for (size_t i = 0; i < t->n_dirty; i++) {
+            struct api_obj *o = t->dirty[i];
+            if (!o->deleted) {
+                char key[64];
+                snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
+                cfgdb_batch_put_owned(b, key, api_obj_row(o));
+            }
+        }
+        for (size_t i = 0; i < t->n_dead; i++) {
+            char key[64];
+            snprintf(key, sizeof key, OBJ_PREFIX "%s", t->dead[i]->uuid);
+            cfgdb_batch_delete(b, key);
+        }
+        mem_free(&mem_type_txn, t->dirty);
+    }
+    c->store = s;
     c->dead = t->dead;
     c->n_dead = t->n_dead;
     c->done = done;
     c->aux = aux;
-    mem_free(&mem_type_txn, t->dirty);
     memset(t, 0, sizeof *t);
-    cfgdb_commit(c->store->db, b, commit_done, c);
+    cfgdb_commit(s->db, b, commit_done, c);
 }
 
 void
 api_txn_abort(struct api_txn *t)
 {
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        json_decref(t->dirty[i]->undo);
+        t->dirty[i]->undo = NULL;
+        t->dirty[i]->created = false;
+    }
     cfgdb_batch_destroy(t->batch);
     mem_free(&mem_type_txn, t->dirty);
     mem_free(&mem_type_txn, t->dead);
@@ -407,6 +651,299 @@ intern_props(json_t *props)
     if (perm && json_equal(perm, api_default_permissions())) {
         json_object_set(ip, "permissions", api_default_permissions());
     }
+}
+
+/* Shared stores: applying rows (changes by other API servers, and undoing a failed
+ * transaction).  Rows are applied in two phases, objects first and then their references,
+ * so that a batch may refer to objects it creates. */
+
+struct api_store_event {
+    struct api_store_event *next;
+    enum cfgdb_event type;
+    char *key;
+    char *value;
+    uint64_t rev;
+};
+
+/* Phase 1: the object, its properties and parent.  Takes ROW's properties. */
+static struct api_obj *
+row_apply_obj(struct api_store *s, const char *uuid, json_t *row, uint64_t rev)
+{
+    const struct schema_ident *ident =
+        schema_ident(s->schema, json_string_value(json_object_get(row, "type")) ?: "");
+    json_t *fq = json_object_get(row, "fq_name");
+    char *fq_str = api_fq_join(fq);
+    json_t *props = json_object_get(row, "props");
+    if (!ident || !fq_str || !uuid_is_valid(uuid) || !json_is_object(props)) {
+        LOG_WARN("ignoring malformed row for object %s", uuid);
+        xfree(fq_str);
+        return NULL;
+    }
+    xfree(fq_str);
+    props = json_deep_copy(props);
+    intern_props(props);
+    struct api_obj *o = api_store_get(s, uuid);
+    if (o && o->ident != ident) {
+        LOG_WARN("object %s changed type: ignored", uuid);
+        json_decref(props);
+        return NULL;
+    }
+    if (o) {
+        json_decref(o->props);
+        o->props = props;
+    } else {
+        o = obj_alloc(s, ident, uuid, fq, props);
+        const char *puuid = json_string_value(json_object_get(row, "parent_uuid"));
+        struct api_obj *p = puuid ? api_store_get(s, puuid) : NULL;
+        if (puuid && !p) {
+            LOG_WARN("object %s: parent %s missing", uuid, puuid);
+        }
+        obj_set_parent(o, p);
+    }
+    o->rev = rev;
+    return o;
+}
+
+/* Phase 2: its references, as ROW lists them. */
+static void
+row_apply_refs(struct api_store *s, struct api_obj *o, const json_t *row)
+{
+    struct api_ref *r;
+    LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
+        ref_free(r);
+    }
+    size_t i;
+    json_t *rj;
+    json_array_foreach (json_object_get(row, "refs"), i, rj) {
+        struct api_obj *to = api_store_get(s, json_string_value(json_object_get(rj, "uuid"))
+                                           ?: "");
+        const struct schema_link *link = to ? schema_ident_ref_to(o->ident, to->ident) : NULL;
+        if (!link) {
+            LOG_WARN("object %s: dropping dangling reference", o->uuid);
+            continue;
+        }
+        json_t *attr = json_object_get(rj, "attr");
+        r = ref_link(o, to, link, attr ? json_incref(attr) : NULL);
+        r->relaxed = json_is_true(json_object_get(rj, "relaxed"));
+    }
+}
+
+/* Removes O from the graph at once (it was deleted by another server, or its creation was
+ * undone) and frees it. */
+static void
+obj_remove(struct api_store *s, struct api_obj *o)
+{
+    if (s->hooks.unloaded) {
+        s->hooks.unloaded(s, o, s->hooks.aux);
+    }
+    struct api_ref *r;
+    LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
+        ref_free(r);
+    }
+    LIST_FOR_EACH_SAFE (r, to_node, &o->back_refs) {
+        ref_free(r);
+    }
+    struct api_obj *c;
+    LIST_FOR_EACH_SAFE (c, child_node, &o->children) {
+        list_remove(&c->child_node);
+        list_init(&c->child_node);
+        c->parent = NULL;
+    }
+    if (o->parent) {
+        list_remove(&o->child_node);
+    }
+    hmap_remove(&s->by_uuid, &o->uuid_node);
+    hmap_remove(&s->by_fq, &o->fq_node);
+    list_remove(&o->type_node);
+    api_store_type(s, o->ident)->count--;
+    s->n_objs--;
+    s->n_objs_gauge = (int64_t) s->n_objs;
+    obj_free(s, o);
+}
+
+static int
+cmp_ident(const void *a_, const void *b_)
+{
+    const struct api_obj *a = *(struct api_obj *const *) a_;
+    const struct api_obj *b = *(struct api_obj *const *) b_;
+    return a->ident->index < b->ident->index ? -1 : a->ident->index > b->ident->index;
+}
+
+/* Runs the "loaded" hook over OBJS (networks before the addresses in them). */
+static void
+call_loaded(struct api_store *s, struct api_obj **objs, size_t n)
+{
+    if (!s->hooks.loaded) {
+        return;
+    }
+    qsort(objs, n, sizeof *objs, cmp_ident);
+    for (size_t i = 0; i < n; i++) {
+        s->hooks.loaded(s, objs[i], s->hooks.aux);
+    }
+}
+
+static void
+store_rollback(struct api_store *s, struct commit_ctx *c)
+{
+    /* Objects the transaction created go; objects it changed or deleted come back. */
+    for (size_t i = 0; i < c->n_dirty; i++) {
+        struct api_obj *o = c->dirty[i];
+        if (!o->deleted && o->created) {
+            c->dirty[i] = NULL;
+            obj_remove(s, o);
+        }
+    }
+    size_t n = 0, alloc = c->n_dirty + c->n_dead;
+    struct api_obj **objs = mem_zalloc(&mem_type_txn, (alloc ? alloc : 1) * sizeof *objs);
+    json_t **rows = mem_zalloc(&mem_type_txn, (alloc ? alloc : 1) * sizeof *rows);
+    for (size_t pass = 0; pass < 2; pass++) {
+        size_t count = pass ? c->n_dead : c->n_dirty;
+        for (size_t i = 0; i < count; i++) {
+            struct api_obj *o = pass ? c->dead[i] : c->dirty[i];
+            if (!o || !o->undo || (!pass && o->deleted)) {
+                continue;
+            }
+            json_t *row = json_incref(o->undo);
+            struct api_obj *r = row_apply_obj(s, o->uuid, row, o->rev);
+            if (r) {
+                objs[n] = r;
+                rows[n++] = row;
+            } else {
+                json_decref(row);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        row_apply_refs(s, objs[i], rows[i]);
+        json_decref(rows[i]);
+        if (objs[i]->undo) {
+            json_decref(objs[i]->undo);
+            objs[i]->undo = NULL;
+        }
+    }
+    call_loaded(s, objs, n);
+    mem_free(&mem_type_txn, objs);
+    mem_free(&mem_type_txn, rows);
+}
+
+static void
+held_event_free(struct api_store_event *e)
+{
+    xfree(e->key);
+    xfree(e->value);
+    mem_free(&mem_type_txn, e);
+}
+
+/* Applies the changes held back, one revision at a time. */
+static void
+store_flush(struct api_store *s)
+{
+    while (!s->in_flight && s->held) {
+        uint64_t rev = s->held->rev;
+        size_t n = 0, alloc = 8;
+        struct api_obj **objs = mem_zalloc(&mem_type_txn, alloc * sizeof *objs);
+        json_t **rows = mem_zalloc(&mem_type_txn, alloc * sizeof *rows);
+        while (s->held && s->held->rev == rev) {
+            struct api_store_event *e = s->held;
+            s->held = e->next;
+            if (!s->held) {
+                s->held_tail = &s->held;
+            }
+            if (!strncmp(e->key, OBJ_PREFIX, strlen(OBJ_PREFIX))) {
+                const char *uuid = e->key + strlen(OBJ_PREFIX);
+                struct api_obj *o = api_store_get(s, uuid);
+                if (o && o->rev >= rev) {
+                    /* This server's own change, already applied. */
+                } else if (e->type == CFGDB_EV_DELETE) {
+                    if (o) {
+                        obj_remove(s, o);
+                        s->n_remote_changes++;
+                    }
+                } else {
+                    json_t *row = json_loads(e->value, 0, NULL);
+                    o = row ? row_apply_obj(s, uuid, row, rev) : NULL;
+                    if (o) {
+                        if (n == alloc) {
+                            alloc *= 2;
+                            objs = mem_realloc(&mem_type_txn, objs, alloc * sizeof *objs);
+                            rows = mem_realloc(&mem_type_txn, rows, alloc * sizeof *rows);
+                        }
+                        objs[n] = o;
+                        rows[n++] = row;
+                        s->n_remote_changes++;
+                    } else {
+                        if (!row) {
+                            LOG_WARN("ignoring unparsable row %s", e->key);
+                        }
+                        json_decref(row);
+                    }
+                }
+            } else if (!strncmp(e->key, "claim/", 6) || !strncmp(e->key, "link/", 5)) {
+                /* Bookkeeping of shared stores only. */
+            } else if (s->hooks.other_row) {
+                s->hooks.other_row(s, e->key, e->type == CFGDB_EV_PUT ? e->value : NULL,
+                                   s->hooks.aux);
+            }
+            held_event_free(e);
+        }
+        for (size_t i = 0; i < n; i++) {
+            row_apply_refs(s, objs[i], rows[i]);
+            json_decref(rows[i]);
+        }
+        call_loaded(s, objs, n);
+        mem_free(&mem_type_txn, objs);
+        mem_free(&mem_type_txn, rows);
+        if (rev > s->view_rev) {
+            s->view_rev = rev;
+        }
+    }
+}
+
+static void
+flush_cb(evutil_socket_t fd, short what, void *aux)
+{
+    store_flush(aux);
+}
+
+static void
+on_watch(void *aux, enum cfgdb_event type, const char *key, const char *value, uint64_t rev)
+{
+    struct api_store *s = aux;
+    if (type == CFGDB_EV_RESYNC) {
+        LOG_ERR("changes made by other API servers were lost (store history compacted): "
+                "refusing writes until restart");
+        s->failed = true;
+        return;
+    }
+    struct api_store_event *e = mem_zalloc(&mem_type_txn, sizeof *e);
+    e->type = type;
+    e->key = mem_strdup(&mem_type_string, key);
+    e->value = value ? mem_strdup(&mem_type_string, value) : NULL;
+    e->rev = rev;
+    *s->held_tail = e;
+    s->held_tail = &e->next;
+    event_active(s->flush_ev, 0, 0);
+}
+
+int
+api_store_watch(struct api_store *s)
+{
+    if (!s->shared) {
+        return 0;
+    }
+    return cfgdb_watch(s->db, "", s->view_rev, on_watch, s);
+}
+
+void
+api_store_flush(struct api_store *s)
+{
+    store_flush(s);
+}
+
+void
+api_store_set_claims(struct api_store *s, api_claims_fn *claims)
+{
+    s->claims = claims;
 }
 
 /* Loading. */
@@ -446,8 +983,9 @@ load_row(void *aux, const char *key, const char *value, uint64_t rev)
     if (json_is_object(props)) {
         intern_props(props);
     }
-    obj_alloc(ctx->store, ident, uuid, fq, json_is_object(props) ? json_incref(props)
-                                                                 : json_object());
+    struct api_obj *o = obj_alloc(ctx->store, ident, uuid, fq,
+                                  json_is_object(props) ? json_incref(props) : json_object());
+    o->rev = rev;
     json_object_set_new(ctx->rows, uuid, row);
 }
 
@@ -463,6 +1001,9 @@ api_store_open(struct api_store *s, const struct schema *schema, struct cfgdb *d
     }
     hmap_init(&s->by_uuid);
     hmap_init(&s->by_fq);
+    s->shared = cfgdb_is_shared(db);
+    s->held_tail = &s->held;
+    s->flush_ev = event_new(db->base, -1, 0, flush_cb, s);
     s->types = mem_zalloc(&mem_type_obj, schema->n_idents * sizeof *s->types);
     for (size_t i = 0; i < schema->n_idents; i++) {
         s->types[i].ident = schema->ident_list[i];
@@ -470,7 +1011,7 @@ api_store_open(struct api_store *s, const struct schema *schema, struct cfgdb *d
     }
 
     struct load_ctx ctx = { s, json_object(), err, errlen, 0 };
-    int error = cfgdb_scan(db, OBJ_PREFIX, load_row, &ctx, NULL);
+    int error = cfgdb_scan(db, OBJ_PREFIX, load_row, &ctx, &s->view_rev);
     if (error && !ctx.error) {
         snprintf(err, errlen, "cannot read the config database: %s", strerror(error));
         ctx.error = error;
@@ -529,6 +1070,15 @@ api_store_close(struct api_store *s)
 {
     if (!s->types) {
         return;
+    }
+    while (s->held) {
+        struct api_store_event *e = s->held;
+        s->held = e->next;
+        held_event_free(e);
+    }
+    if (s->flush_ev) {
+        event_free(s->flush_ev);
+        s->flush_ev = NULL;
     }
     for (size_t i = 0; i < s->schema->n_idents; i++) {
         struct api_obj *o;

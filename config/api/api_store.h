@@ -13,6 +13,7 @@
 #ifndef CONTRAIL_API_STORE_H
 #define CONTRAIL_API_STORE_H
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +50,10 @@ struct api_obj {
     struct list refs;           /* api_ref.from_node, in request order. */
     struct list back_refs;      /* api_ref.to_node */
     uint64_t txn_seq;           /* Last transaction that marked it dirty. */
+    uint64_t rev;               /* Store revision of its row (shared stores; 0 otherwise). */
+    json_t *undo;               /* Shared stores, while a transaction has it dirty: its row as
+                                 * committed, to restore if the transaction fails. */
+    bool created;               /* Created by the transaction in flight (no row yet). */
     bool deleted;
     bool scratch;               /* Scratch mark for one walk (delete checks, list merging); left false. */
     void *ext;                  /* Type-specific state (IPAM of a virtual network). */
@@ -62,12 +67,26 @@ struct api_type {
 
 struct api_store;
 
-/* Called when an object is loaded or created (to rebuild allocators) and before it is freed. */
+/* Called when an object is loaded, or changed by another API server (to rebuild allocators);
+ * when another API server (or a failed transaction's undo) removes it (to release what it
+ * holds); and before it is freed. */
 struct api_store_hooks {
     void (*loaded)(struct api_store *, struct api_obj *, void *aux);
+    void (*unloaded)(struct api_store *, struct api_obj *, void *aux);
     void (*freed)(struct api_store *, struct api_obj *, void *aux);
+    /* A row other than an object's ("ua/...", "ipres/...") written or deleted (VALUE NULL) by
+     * another API server. */
+    void (*other_row)(struct api_store *, const char *key, const char *value, void *aux);
     void *aux;
 };
+
+/* Claims: keys a shared store uses to make creates unique across API servers (the
+ * fq_name, allocated ids and addresses).  The API server names them per type. */
+typedef void api_claims_fn(const struct api_obj *, void (*add)(void *ctx, const char *key),
+                           void *ctx);
+
+/* A watch event held back while a transaction is in flight. */
+struct api_store_event;
 
 struct api_store {
     const struct schema *schema;
@@ -76,10 +95,25 @@ struct api_store {
     struct api_type *types;     /* Indexed like schema->ident_list. */
     uint64_t txn_seq;
     struct api_store_hooks hooks;
+    api_claims_fn *claims;
     size_t n_objs;
     int64_t n_objs_gauge;
     uint64_t n_commits, n_commit_errors;
     bool failed;                /* A durable write failed: the process must restart. */
+
+    /* Shared stores (etcd): several API servers write the same store.  One transaction is
+     * in flight at a time; each checks in the store that nothing it depends on changed
+     * since this server saw it, and is undone if that check fails.  Changes made by others
+     * arrive through the store's watch and are applied in revision order (held back while
+     * a transaction is in flight). */
+    bool shared;
+    bool in_flight;             /* A transaction is being committed. */
+    uint64_t view_rev;          /* Every change up to this revision has been applied. */
+    struct api_store_event *held, **held_tail;
+    struct event *flush_ev;
+    uint64_t n_conflicts, n_remote_changes;
+    void (*idle_cb)(void *aux); /* Called when the transaction in flight has completed. */
+    void *idle_aux;
 };
 
 struct api_txn {
@@ -115,6 +149,8 @@ void api_fq_repr(const json_t *fq, char *buf, size_t size);
 
 /* Transactions. */
 void api_txn_init(struct api_txn *, struct api_store *);
+/* Marks OBJ as changed by the transaction.  Call it BEFORE changing OBJ's properties or
+ * flags (on a shared store it saves the row to restore if the transaction fails). */
 void api_txn_mark(struct api_txn *, struct api_obj *);
 
 /* Creates an object in memory (parent may be NULL); marks it dirty.  FQ_NAME is copied. */
@@ -135,7 +171,10 @@ void api_obj_delete(struct api_txn *, struct api_obj *);
 typedef void api_txn_done_fn(void *aux, int error);
 
 /* Persists everything TXN touched as one batch; DONE runs when it is durable (error 0) or
- * failed.  TXN is reset and may be discarded.  With nothing to write, DONE runs at once. */
+ * failed.  TXN is reset and may be discarded.  With nothing to write, DONE runs at once.
+ * On a shared store, a failed transaction has been undone in memory when DONE runs, and
+ * EEXIST means another API server changed something it depended on: the request may be
+ * run again once the store's changes have been applied (after a cfgdb_barrier). */
 void api_txn_commit(struct api_txn *, api_txn_done_fn *, void *aux);
 
 /* Discards a transaction that changed nothing in the graph. */
@@ -153,6 +192,17 @@ json_t *api_default_perms2(void);
 
 /* Serializes OBJ's row. */
 char *api_obj_row(const struct api_obj *);
+
+/* Shared stores: starts applying changes made by other API servers (call once, after
+ * api_store_open).  Returns 0 or an errno. */
+int api_store_watch(struct api_store *);
+
+/* Shared stores: applies the changes received so far (unless a transaction is in flight:
+ * then they are applied when it completes).  Call after a cfgdb_barrier. */
+void api_store_flush(struct api_store *);
+
+/* Claims: keys a shared store uses to make creates unique across API servers. */
+void api_store_set_claims(struct api_store *, api_claims_fn *);
 
 /* Iterates objects of a type. */
 #define API_TYPE_FOR_EACH(OBJ, TYPE) LIST_FOR_EACH(OBJ, type_node, &(TYPE)->objs)

@@ -442,24 +442,16 @@ api_types_pre_delete(struct api_server *srv, struct api_obj *o, struct api_err *
     return 0;
 }
 
+/* Releases what O holds in the allocators (its network id, group id or address). */
 void
-api_types_post_delete(struct api_server *srv, struct api_txn *t, struct api_obj *o)
+api_types_unloaded(struct api_store *s, struct api_obj *o, void *aux)
 {
+    struct api_server *srv = aux;
     if (is(o->ident, "virtual-network")) {
         json_t *nid = json_object_get(o->props, "virtual_network_network_id");
         if (json_is_integer(nid)) {
             idalloc_free(&srv->vn_ids, (uint32_t) json_integer_value(nid));
         }
-        /* Reservations made by /ip-alloc go with the network. */
-        json_t *ips = api_ipam_owned_by(o, API_IPAM_RESERVED);
-        size_t i;
-        json_t *ip;
-        json_array_foreach (ips, i, ip) {
-            char key[128];
-            snprintf(key, sizeof key, "ipres/%s/%s", o->uuid, json_string_value(ip));
-            cfgdb_batch_delete(t->batch, key);
-        }
-        json_decref(ips);
     } else if (is(o->ident, "security-group")) {
         json_t *sid = json_object_get(o->props, "security_group_id");
         if (json_is_integer(sid) && json_integer_value(sid) > SG_ID_MIN) {
@@ -476,6 +468,56 @@ api_types_post_delete(struct api_server *srv, struct api_txn *t, struct api_obj 
         const char *ip = json_string_value(json_object_get(o->props, "floating_ip_address"));
         if (vn && ip) {
             api_ipam_free(vn, ip);
+        }
+    }
+}
+
+void
+api_types_post_delete(struct api_server *srv, struct api_txn *t, struct api_obj *o)
+{
+    if (is(o->ident, "virtual-network")) {
+        /* Reservations made by /ip-alloc go with the network. */
+        json_t *ips = api_ipam_owned_by(o, API_IPAM_RESERVED);
+        size_t i;
+        json_t *ip;
+        json_array_foreach (ips, i, ip) {
+            char key[128];
+            snprintf(key, sizeof key, "ipres/%s/%s", o->uuid, json_string_value(ip));
+            cfgdb_batch_delete(t->batch, key);
+        }
+        json_decref(ips);
+    }
+    api_types_unloaded(&srv->store, o, srv);
+}
+
+/* Shared stores: what must be unique across API servers. */
+void
+api_types_claims(const struct api_obj *o, void (*add)(void *ctx, const char *key), void *ctx)
+{
+    char key[600];
+    snprintf(key, sizeof key, "fq/%s/%s", o->ident->name, o->fq_str);
+    add(ctx, key);
+    if (is(o->ident, "virtual-network")) {
+        json_t *nid = json_object_get(o->props, "virtual_network_network_id");
+        if (json_is_integer(nid)) {
+            snprintf(key, sizeof key, "vn-id/%lld", (long long) json_integer_value(nid));
+            add(ctx, key);
+        }
+    } else if (is(o->ident, "security-group")) {
+        json_t *sid = json_object_get(o->props, "security_group_id");
+        if (json_is_integer(sid) && json_integer_value(sid) > SG_ID_MIN) {
+            snprintf(key, sizeof key, "sg-id/%lld", (long long) json_integer_value(sid));
+            add(ctx, key);
+        }
+    } else if (is(o->ident, "instance-ip") || is(o->ident, "floating-ip")) {
+        struct api_obj *vn = is(o->ident, "instance-ip") ? obj_first_ref(o, "virtual-network")
+                                                          : fip_vn(o->parent);
+        const char *ip = json_string_value(json_object_get(
+            o->props, is(o->ident, "instance-ip") ? "instance_ip_address"
+                                                  : "floating_ip_address"));
+        if (vn && ip && !is_system_vn(vn)) {
+            snprintf(key, sizeof key, "ip/%s/%s", vn->uuid, ip);
+            add(ctx, key);
         }
     }
 }

@@ -720,7 +720,7 @@ test_reload(void)
     CHECK(api_ipam_subnet_uuid(vn, "10.11.0.0/24", su));
     api_store_close(&store);
 
-    struct api_store_hooks hooks = { NULL, freed_hook, NULL };
+    struct api_store_hooks hooks = { .freed = freed_hook };
     CHECK_EQ_INT(api_store_open(&store, schema, db, &hooks, err, sizeof err), 0);
     vn = api_store_get(&store, uuid);
     CHECK(vn != NULL);
@@ -760,7 +760,7 @@ main(void)
         fprintf(stderr, "cfgdb: %s\n", err);
         return 2;
     }
-    struct api_store_hooks hooks = { NULL, freed_hook, NULL };
+    struct api_store_hooks hooks = { .freed = freed_hook };
     if (api_store_open(&store, schema, db, &hooks, err, sizeof err)) {
         fprintf(stderr, "store: %s\n", err);
         return 2;
