@@ -115,6 +115,23 @@ sb_add_escaped(struct sbuf *b, const char *s, bool all)
     sb_addn(b, run, (size_t) (s - run));
 }
 
+/* Whether UTF-8 string S holds only characters XML 1.0 can carry: no C0 controls other than
+ * tab, newline and carriage return, no U+FFFE or U+FFFF.  (jansson strings are valid UTF-8
+ * without surrogates.)  What fails this would make the whole publish request malformed. */
+static bool
+xml_chars_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+            return false;
+        }
+        if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The string built so far (an empty one if nothing was added); B is reset. */
 static char *
 sb_steal(struct sbuf *b)
@@ -156,7 +173,7 @@ vnc_ifmap_ident_name(const struct schema_ident *id, const json_t *fq_name)
     size_t i;
     json_t *e;
     json_array_foreach (fq_name, i, e) {
-        if (!json_is_string(e)) {
+        if (!json_is_string(e) || !xml_chars_ok(json_string_value(e))) {
             sb_free(&b);
             return NULL;
         }
@@ -343,6 +360,9 @@ render_simple(struct sbuf *b, const struct schema_type *t, const json_t *v, bool
         if (!json_is_string(v)) {
             return fail(err, errlen, EINVAL, "%s: expected a string", path);
         }
+        if (!xml_chars_ok(json_string_value(v))) {
+            return fail(err, errlen, EINVAL, "%s: holds characters XML cannot carry", path);
+        }
         sb_add_escaped(b, json_string_value(v), top);
         return 0;
     case SCHEMA_INTEGER:
@@ -377,6 +397,10 @@ render_simple(struct sbuf *b, const struct schema_type *t, const json_t *v, bool
         return 0;
     case SCHEMA_ANY:
         if (json_is_string(v)) {
+            if (!xml_chars_ok(json_string_value(v))) {
+                return fail(err, errlen, EINVAL, "%s: holds characters XML cannot carry",
+                            path);
+            }
             sb_add_escaped(b, json_string_value(v), top);
         } else {
             char *text = mem_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

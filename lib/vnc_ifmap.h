@@ -46,7 +46,8 @@
 /* The identifier name of the object of type IDENT named FQ_NAME (an array of strings):
  * "contrail:virtual-network:default-domain:admin:vn1"; config-root is always
  * "contrail:config-root:root".  Returns a new string (free with xfree()), or NULL when FQ_NAME
- * is not a non-empty array of strings. */
+ * is not a non-empty array of strings, or holds characters XML cannot carry (C0 controls
+ * other than tab, newline and carriage return; U+FFFE, U+FFFF). */
 char *vnc_ifmap_ident_name(const struct schema_ident *, const json_t *fq_name);
 
 /* <identity name="NAME" type="other" other-type-definition="extended"/> with NAME
@@ -99,8 +100,8 @@ struct vnc_ifmap_ref {
  * property JSON name -> value, exactly as GET returns them; other keys are ignored), in
  * schema order, then one item per entry of REFS in the order given.  The output is
  * deterministic: the same input gives byte-identical items.  Returns 0, or EINVAL with a
- * message naming the field when a value does not fit its schema type (OUT may then hold
- * part of the items). */
+ * message naming the field when a value does not fit its schema type or a string holds
+ * characters XML cannot carry (OUT may then hold part of the items). */
 int vnc_ifmap_render(const struct schema_ident *, const json_t *fq_name, const json_t *props,
                      const struct schema_ident *parent, const json_t *parent_fq_name,
                      const struct vnc_ifmap_ref *refs, size_t n_refs,

@@ -143,6 +143,17 @@ test_ident_names(void)
     CHECK(vnc_ifmap_ident_name(ID("project"), fq) == NULL);
     json_decref(fq);
     CHECK(vnc_ifmap_ident_name(ID("project"), NULL) == NULL);
+    fq = J("[\"a\", \"b\\u0001\"]");
+    CHECK(vnc_ifmap_ident_name(ID("project"), fq) == NULL);
+    json_decref(fq);
+    fq = J("[\"a\", \"b\\uffff\"]");
+    CHECK(vnc_ifmap_ident_name(ID("project"), fq) == NULL);
+    json_decref(fq);
+    fq = J("[\"a\", \"tab\\tnl\\ncr\\r\"]");
+    n = vnc_ifmap_ident_name(ID("project"), fq);
+    CHECK_STREQ(n, "contrail:project:a:tab\tnl\ncr\r");
+    xfree(n);
+    json_decref(fq);
 }
 
 static void
@@ -1066,6 +1077,10 @@ test_malformed(void)
         " {\"route_target\": [true]}}",
         "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"router_external\": \"yes\"}",
         "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"display_name\": 5}",
+        "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"display_name\": \"bell\\u0007\"}",
+        "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"route_target_list\":"
+        " {\"route_target\": [\"x\\u001f\"]}}",
+        "{\"fq_name\": [\"d\", \"p\", \"vn\\u0002\"]}",
         "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"id_perms\": {\"uuid\": {\"uuid_mslong\": 1}}}",
         "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"id_perms\": {\"enable\": 1}}",
         "{\"fq_name\": [\"d\", \"p\", \"vn\"], \"id_perms\": 5}",
@@ -1152,5 +1167,12 @@ main(void)
     test_malformed();
     schema_destroy(S);
     xmlCleanupParser();
+
+    /* Everything the module allocated was released. */
+    json_t *mem = mem_to_json();
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(mem, "vnc_ifmap"), "live")),
+                 0);
+    CHECK(json_object_get(mem, "vnc_ifmap") != NULL);
+    json_decref(mem);
     return check_finish();
 }
