@@ -958,8 +958,6 @@ test_parse_details(void)
 static void
 test_malformed(void)
 {
-    const char *vn = "contrail:virtual-network:d:p:vn";
-    const char *ipam = "contrail:network-ipam:d:p:ipam";
     static const struct {
         const char *xml, *id1, *id2;
         int error;
@@ -1062,8 +1060,6 @@ test_malformed(void)
         vnc_ifmap_meta_clear(&m);
         xfree(deep);
     }
-    (void) vn;
-    (void) ipam;
 
     /* Rendering what does not fit the schema. */
     struct vnc_ifmap_items items;
