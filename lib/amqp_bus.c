@@ -24,7 +24,7 @@
  * librabbitmq buffers input: a frame may already sit in its buffer, or in its queue of
  * frames read ahead (amqp_basic_publish reads ahead when heartbeats are on), while the
  * socket has nothing more to read; the worker empties both before it polls.  librabbitmq
- * sends heartbeats from inside its read calls, which the worker makes at least twice per
+ * sends heartbeats from inside its read calls, which the worker makes four times per
  * heartbeat interval; it does not detect a silent broker from a zero-timeout read, so the
  * worker keeps the time of the last input itself and gives the connection up after two
  * intervals of silence. */
@@ -725,7 +725,8 @@ static void
 session_run(struct amqp_bus *bus, const struct bus_server *s)
 {
     int fd = amqp_get_sockfd(bus->conn);
-    int hb_ms = bus->heartbeat > 0 ? bus->heartbeat * 1000 : 0;
+    /* As negotiated: the broker may have asked for a shorter interval. */
+    int hb_ms = amqp_get_heartbeat(bus->conn) * 1000;
     for (;;) {
         pthread_mutex_lock(&bus->mutex);
         bool stop = bus->stop;
@@ -753,8 +754,9 @@ session_run(struct amqp_bus *bus, const struct bus_server *s)
                           "%" PRId64 " ms", s->host, s->port, silent);
                 return;
             }
-            /* Wake up often enough to send heartbeats and to notice silence. */
-            timeout = hb_ms / 2;
+            /* Wake up often enough to send heartbeats on time (librabbitmq sends one when
+             * an interval passed without output) and to notice silence. */
+            timeout = hb_ms / 4;
         }
         struct pollfd pfd[2] = {
             { .fd = fd, .events = POLLIN },

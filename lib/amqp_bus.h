@@ -10,9 +10,10 @@
  * worker thread of the bus; messages and connection state come back to the loop thread of
  * the event_base given at creation.  Publishing never blocks the loop: a message waits in a
  * bounded backlog until the broker confirms it, across lost connections and broker restarts
- * (unconfirmed messages are sent again, in order, after reconnecting).  A message published
- * while a consumer's queue did not exist (its broker restarted) is lost to that consumer:
- * on_state(true) after a reconnect tells it to resynchronise from the database. */
+ * (unconfirmed messages are sent again, in order, after reconnecting; one whose confirm was
+ * lost with the connection can so arrive twice: delivery is at least once).  A message
+ * published while a consumer's queue did not exist (its broker restarted) is lost to that
+ * consumer: on_state(true) after a reconnect tells it to resynchronise from the database. */
 #ifndef CONTRAIL_AMQP_BUS_H
 #define CONTRAIL_AMQP_BUS_H
 

@@ -413,7 +413,7 @@ config(const char *queue)
     return (struct amqp_bus_config) {
         .servers = servers,
         .queue = queue,
-        .heartbeat = 1,
+        .heartbeat = 2,
         .reconnect_min_ms = 50,
         .reconnect_max_ms = 400,
     };
@@ -451,6 +451,39 @@ test_fanout(struct amqp_bus *a, struct rx *ra, struct amqp_bus *b, struct rx *rb
     CHECK_EQ_INT(status_int(a, "consumed"), 4);
     rx_clear(ra);
     rx_clear(rb);
+}
+
+/* Publish on one bus to on_msg on the other, one message at a time (printed, not
+ * asserted: timing belongs in benchmarks). */
+static void
+test_latency(struct amqp_bus *a, struct rx *rb)
+{
+    enum { N = 50 };
+    double lat[N];
+    int got = 0;
+    for (int i = 0; i < N; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "ping-%d", i);
+        double t0 = now();
+        CHECK_EQ_INT(amqp_bus_publish(a, body, strlen(body)), 0);
+        if (!wait_msgs(rb, (size_t) i + 1)) {
+            break;
+        }
+        lat[got++] = now() - t0;
+        CHECK_STREQ(rb->msgs[i], body);
+    }
+    CHECK_EQ_INT(got, N);
+    for (int i = 1; i < got; i++) {
+        for (int j = i; j > 0 && lat[j - 1] > lat[j]; j--) {
+            double t = lat[j];
+            lat[j] = lat[j - 1];
+            lat[j - 1] = t;
+        }
+    }
+    if (got == N) {
+        printf("publish to on_msg on another bus: median %.3f ms, max %.3f ms\n",
+               lat[N / 2] * 1e3, lat[N - 1] * 1e3);
+    }
 }
 
 /* 1000 messages arrive exactly once each, in order, at both queues. */
@@ -516,6 +549,27 @@ test_backlog(void)
     CHECK(amqp_bus_create(base, &bad, NULL, NULL, NULL) == NULL);
     bad.servers = " , ";
     CHECK(amqp_bus_create(base, &bad, NULL, NULL, NULL) == NULL);
+}
+
+/* The server list is tried in turn: a dead first entry does not keep the bus away. */
+static void
+test_failover(void)
+{
+    char servers[128], live[32];
+    snprintf(servers, sizeof servers, "127.0.0.1:%d, localhost:%d", free_port(), amqp_port);
+    snprintf(live, sizeof live, "localhost:%d", amqp_port);
+    struct amqp_bus_config c = config(NULL);
+    c.servers = servers;
+    struct rx r = { 0 };
+    struct amqp_bus *bus = amqp_bus_create(base, &c, NULL, rx_state, &r);
+    CHECK(bus != NULL);
+    CHECK(wait_states(&r, 1, 0));
+    json_t *j = amqp_bus_status(bus);
+    CHECK_STREQ(json_string_value(json_object_get(j, "server")), live);
+    CHECK(json_integer_value(json_object_get(j, "connect_failures")) >= 1);
+    json_decref(j);
+    amqp_bus_destroy(bus);
+    rx_free(&r);
 }
 
 /* Bad credentials: a clear error in the status, and retries without crashing. */
@@ -633,7 +687,6 @@ main(void)
     log_set_level(NULL, getenv("TEST_AMQP_BUS_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    signal(SIGPIPE, SIG_IGN);
 
     base = event_base_new();
     struct event *ticker = event_new(base, -1, EV_PERSIST, tick, NULL);
@@ -662,7 +715,12 @@ main(void)
         CHECK(wait_states(&rb, 1, 0));
         CHECK(amqp_bus_connected(a));
         test_fanout(a, &ra, b, &rb);
+        test_latency(a, &rb);
+        CHECK(wait_msgs(&ra, 50));
+        rx_clear(&ra);
+        rx_clear(&rb);
         test_thousand(a, &ra, b, &rb);
+        test_failover();
         test_bad_credentials();
         test_broker_restart(a, &ra, b, &rb);
         test_heartbeat(a, &ra);
