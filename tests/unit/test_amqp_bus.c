@@ -271,6 +271,7 @@ struct rx {
     char **msgs;
     size_t n, cap;
     int ups, downs;
+    int bad_len;                /* Messages whose body was not NUL-terminated at LEN. */
     char states[32];            /* 'U' and 'D' in order. */
 };
 
@@ -282,7 +283,9 @@ rx_msg(void *aux, const char *body, size_t len)
         rx->cap = rx->cap ? 2 * rx->cap : 64;
         rx->msgs = realloc(rx->msgs, rx->cap * sizeof *rx->msgs);
     }
-    CHECK_EQ_INT(strlen(body), len);
+    /* Counted, not checked here: how many messages a consumer sees may vary (see
+     * test_broker_restart), the number of checks should not. */
+    rx->bad_len += strlen(body) != len;
     rx->msgs[rx->n++] = strndup(body, len);
 }
 
@@ -309,6 +312,7 @@ rx_clear(struct rx *rx)
 static void
 rx_free(struct rx *rx)
 {
+    CHECK_EQ_INT(rx->bad_len, 0);
     rx_clear(rx);
     free(rx->msgs);
     memset(rx, 0, sizeof *rx);
@@ -369,6 +373,26 @@ wait_states(const struct rx *rx, int ups, int downs)
 {
     struct want w = { .rx = rx, .ups = ups, .downs = downs };
     return wait_for(has_states, &w, WAIT_S);
+}
+
+struct want_msg {
+    const struct rx *rx;
+    const char *body;
+};
+
+static bool
+has_msg(void *aux)
+{
+    const struct want_msg *w = aux;
+    return rx_find(w->rx, w->body) >= 0;
+}
+
+/* Waits until message BODY is in RX. */
+static bool
+wait_msg(const struct rx *rx, const char *body)
+{
+    struct want_msg w = { .rx = rx, .body = body };
+    return wait_for(has_msg, &w, WAIT_S);
 }
 
 static bool
@@ -647,8 +671,14 @@ test_broker_restart(struct amqp_bus *a, struct rx *ra, struct amqp_bus *b, struc
     rx_clear(rb);
     CHECK_EQ_INT(amqp_bus_publish(a, "after-a", 7), 0);
     CHECK_EQ_INT(amqp_bus_publish(b, "after-b", 7), 0);
-    CHECK(wait_msgs(ra, 2));
-    CHECK(wait_msgs(rb, 2));
+    /* B may still be receiving what A sent again (if its queue was back in time): look for
+     * the new messages by name. */
+    struct rx *both[] = { ra, rb };
+    for (int i = 0; i < 2; i++) {
+        CHECK(wait_msg(both[i], "after-a"));
+        CHECK(wait_msg(both[i], "after-b"));
+    }
+    run_for(0.1);
     CHECK_EQ_INT(rx_count(ra, "after-a") + rx_count(ra, "after-b"), 2);
     CHECK_EQ_INT(rx_count(rb, "after-a") + rx_count(rb, "after-b"), 2);
     rx_clear(ra);
@@ -671,7 +701,7 @@ test_heartbeat(struct amqp_bus *a, struct rx *ra)
     kill(-broker_pid, SIGCONT);
     CHECK(wait_states(ra, ups + 1, downs + 1));
     CHECK(wait_for(no_pending, a, WAIT_S));
-    CHECK(wait_msgs(ra, 1));
+    CHECK(wait_msg(ra, "after-stop"));
     CHECK_EQ_INT(rx_count(ra, "after-stop"), 1);
     rx_clear(ra);
 }
