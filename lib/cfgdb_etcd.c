@@ -23,6 +23,11 @@
  * under the root by other tools (etcdctl) do not move the marker: a barrier may then complete
  * before their events arrive.
  *
+ * Batches are pipelined (CONNS on the wire at once) and may complete in any order, but a
+ * batch that writes or checks a key (or a prefix) of an earlier batch not yet completed is
+ * held until that one completes, so that batches on the same objects apply in submission
+ * order, as with the SQLite backend.
+ *
  * One watch stream per handle serves every cfgdb_watch (each filters by its prefix and skips
  * what it has seen), so a barrier waits on one position.  On a lost stream the handle moves
  * to another member and resumes after the last revision delivered; when etcd says that
@@ -71,13 +76,27 @@ struct etcd_barrier {
     bool waiting;
 };
 
+/* A key a batch writes or checks. */
+struct commit_key {
+    struct hmap_node node;
+    char *key;
+};
+
 struct etcd_commit {
+    struct list node;           /* In db->commits, in submission order (if listed). */
     struct cfgdb_etcd *db;
     cfgdb_done_fn *done;
     void *aux;
     size_t n_ops;
     struct event *ev;           /* Immediate failures, reported from the loop. */
     int error;
+    struct hmap keys;           /* Of struct commit_key. */
+    char **prefixes;            /* Prefix checks. */
+    size_t n_prefixes;
+    json_t *txn;                /* The request, until sent. */
+    bool idempotent;            /* Writes nothing. */
+    bool listed;
+    bool sent;
 };
 
 struct cfgdb_etcd {
@@ -102,9 +121,13 @@ struct cfgdb_etcd {
     unsigned backoff_ms;
 
     struct list barriers;
+    struct list commits;        /* Batches not completed, in submission order. */
     size_t n_inflight;          /* Commits not completed. */
+    bool stopping;              /* In close: no more barriers or watch. */
+    bool closing;               /* In close, past waiting: no more batches sent. */
 
     uint64_t n_txns, n_timeouts, n_watch_reconnects, n_resyncs, n_events, n_barriers;
+    uint64_t n_held;            /* Batches that waited for an earlier one. */
 };
 
 static struct cfgdb_etcd *
@@ -180,6 +203,7 @@ etcd_open(struct event_base *base, const char *spec, struct cfgdb **dbp, char *e
     db->base = base;
     list_init(&db->watchers);
     list_init(&db->barriers);
+    list_init(&db->commits);
     int error = parse_spec(db, spec, err, errlen);
     if (!error) {
         db->client = etcd_client_create(base, db->endpoints, db->timeout_s, db->conns, err,
@@ -449,6 +473,9 @@ barrier_read_done(void *aux, int error, json_t *reply, const char *msg)
 {
     struct etcd_barrier *b = aux;
     struct cfgdb_etcd *db = b->db;
+    if (!error && db->stopping) {
+        error = ECANCELED;
+    }
     if (error) {
         if (error == ETIMEDOUT) {
             db->n_timeouts++;
@@ -488,6 +515,128 @@ etcd_barrier(struct cfgdb *up, cfgdb_done_fn *done, void *aux)
 
 /* Commit. */
 
+/* Whether KEY starts with PREFIX. */
+static bool
+has_prefix(const char *key, const char *prefix)
+{
+    return !strncmp(key, prefix, strlen(prefix));
+}
+
+static bool
+commit_has_key(const struct etcd_commit *c, const char *key)
+{
+    struct commit_key *ck;
+    HMAP_FOR_EACH_WITH_HASH (ck, node, hash_string(key, 0), &c->keys) {
+        if (!strcmp(ck->key, key)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds KEY to C's keys.  Returns false if it was there already. */
+static bool
+commit_add_key(struct etcd_commit *c, const char *key)
+{
+    if (commit_has_key(c, key)) {
+        return false;
+    }
+    struct commit_key *ck = mem_zalloc(&mem_type_etcd_db, sizeof *ck);
+    ck->key = mem_strdup(&mem_type_etcd_db, key);
+    hmap_insert(&c->keys, &ck->node, hash_string(key, 0));
+    return true;
+}
+
+/* Whether a prefix check of P covers a key of K. */
+static bool
+prefixes_touch(const struct etcd_commit *p, const struct etcd_commit *k)
+{
+    for (size_t i = 0; i < p->n_prefixes; i++) {
+        struct commit_key *ck;
+        HMAP_FOR_EACH (ck, node, &k->keys) {
+            if (has_prefix(ck->key, p->prefixes[i])) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether batches A and B touch a common key (written or checked), so that the later one
+ * must wait for the earlier one to be applied. */
+static bool
+commits_conflict(const struct etcd_commit *a, const struct etcd_commit *b)
+{
+    const struct etcd_commit *small = hmap_count(&a->keys) <= hmap_count(&b->keys) ? a : b;
+    const struct etcd_commit *big = small == a ? b : a;
+    struct commit_key *ck;
+    HMAP_FOR_EACH (ck, node, &small->keys) {
+        if (commit_has_key(big, ck->key)) {
+            return true;
+        }
+    }
+    return prefixes_touch(a, b) || prefixes_touch(b, a);
+}
+
+static void commit_done(void *aux, int error, json_t *reply, const char *msg);
+
+static void
+commit_send(struct etcd_commit *c)
+{
+    c->sent = true;
+    c->db->n_txns++;
+    etcd_client_call(c->db->client, "/v3/kv/txn", c->txn,
+                     c->idempotent ? ETCD_CALL_IDEMPOTENT : 0, 0, commit_done, c);
+    c->txn = NULL;
+}
+
+/* Sends every held batch that no earlier uncompleted batch conflicts with. */
+static void
+commit_release(struct cfgdb_etcd *db)
+{
+    struct etcd_commit *c;
+    LIST_FOR_EACH_SAFE (c, node, &db->commits) {
+        if (c->sent || db->closing) {
+            continue;
+        }
+        bool blocked = false;
+        struct etcd_commit *e;
+        LIST_FOR_EACH (e, node, &db->commits) {
+            if (e == c) {
+                break;
+            }
+            if (commits_conflict(e, c)) {
+                blocked = true;
+                break;
+            }
+        }
+        if (!blocked) {
+            commit_send(c);
+        }
+    }
+}
+
+static void
+commit_free(struct etcd_commit *c)
+{
+    struct commit_key *ck;
+    HMAP_FOR_EACH_SAFE (ck, node, &c->keys) {
+        hmap_remove(&c->keys, &ck->node);
+        mem_free(&mem_type_etcd_db, ck->key);
+        mem_free(&mem_type_etcd_db, ck);
+    }
+    hmap_destroy(&c->keys);
+    for (size_t i = 0; i < c->n_prefixes; i++) {
+        mem_free(&mem_type_etcd_db, c->prefixes[i]);
+    }
+    mem_free(&mem_type_etcd_db, c->prefixes);
+    json_decref(c->txn);
+    if (c->ev) {
+        event_free(c->ev);
+    }
+    mem_free(&mem_type_etcd_db, c);
+}
+
 static void
 commit_report(struct etcd_commit *c, int error, uint64_t rev)
 {
@@ -504,12 +653,13 @@ commit_report(struct etcd_commit *c, int error, uint64_t rev)
             db->n_timeouts++;
         }
     }
-    if (c->ev) {
-        event_free(c->ev);
-    }
     cfgdb_done_fn *done = c->done;
     void *aux = c->aux;
-    mem_free(&mem_type_etcd_db, c);
+    if (c->listed) {
+        list_remove(&c->node);
+        commit_release(db);     /* Before DONE, which may close the store. */
+    }
+    commit_free(c);
     if (done) {
         done(aux, error, rev);
     }
@@ -522,7 +672,7 @@ commit_done(void *aux, int error, json_t *reply, const char *msg)
     if (error == E2BIG) {
         LOG_ERR("a batch of %zu operations is over the cluster's limits (%s): start etcd "
                 "with a larger --max-txn-ops / --max-request-bytes", c->n_ops, msg);
-    } else if (error && error != ETIMEDOUT && error != ECONNREFUSED) {
+    } else if (error && error != ETIMEDOUT && error != ECONNREFUSED && error != ECANCELED) {
         LOG_ERR("commit: %s", msg);
     }
     if (error) {
@@ -540,11 +690,6 @@ commit_fail_cb(evutil_socket_t fd, short what, void *aux)
     commit_report(c, c->error, 0);
 }
 
-struct key_seen {
-    struct hmap_node node;
-    const char *key;
-};
-
 static json_t *
 compare(struct cfgdb_etcd *db, const struct cfgdb_op *op)
 {
@@ -560,9 +705,15 @@ compare(struct cfgdb_etcd *db, const struct cfgdb_op *op)
                          "result", "EQUAL", "mod_revision", rev);
     } else {
         char *full = mem_asprintf(&mem_type_string, "%s%s", db->root, op->key);
+        size_t full_len = strlen(full);
         size_t end_len;
-        char *end = etcd_prefix_end(full, strlen(full), &end_len);
+        char *end = etcd_prefix_end(full, full_len, &end_len);
         char *end64 = b64(end, end_len);
+        if (!op->key[0]) {
+            /* The whole store but the marker (the root key itself): from root + "\0". */
+            xfree(key);
+            key = b64(full, full_len + 1);
+        }
         snprintf(rev, sizeof rev, "%llu", (unsigned long long) op->rev + 1);
         /* An empty range compares true. */
         cmp = xjson_pack("{s:s, s:s, s:s, s:s, s:s}", "key", key, "range_end", end64,
@@ -584,15 +735,17 @@ etcd_commit(struct cfgdb *up, struct cfgdb_batch *b, cfgdb_done_fn *done, void *
     c->done = done;
     c->aux = aux;
     c->n_ops = b->n_ops;
+    hmap_init(&c->keys);
     db->n_inflight++;
 
     for (size_t i = 0; i < b->n_ops; i++) {
-        if (!b->ops[i].key[0]) {
+        if (!b->ops[i].key[0] && b->ops[i].type != CFGDB_CHECK_PREFIX_REV) {
             LOG_ERR("commit: empty key");
             c->error = EINVAL;
         }
     }
-    if (c->error) {
+    if (c->error || db->closing) {
+        c->error = c->error ? c->error : ECANCELED;
         cfgdb_batch_destroy(b);
         c->ev = event_new(db->base, -1, 0, commit_fail_cb, c);
         event_active(c->ev, 0, 0);
@@ -600,30 +753,13 @@ etcd_commit(struct cfgdb *up, struct cfgdb_batch *b, cfgdb_done_fn *done, void *
     }
 
     /* etcd refuses a transaction that writes a key twice: the last write of a key wins. */
-    struct hmap seen;
-    hmap_init(&seen);
-    struct key_seen *ks = mem_zalloc(&mem_type_etcd_db, (b->n_ops + 1) * sizeof *ks);
     bool *skip = mem_zalloc(&mem_type_etcd_db, b->n_ops + 1);
     for (size_t i = b->n_ops; i-- > 0;) {
         const struct cfgdb_op *op = &b->ops[i];
-        if (op->type != CFGDB_PUT && op->type != CFGDB_DELETE) {
-            continue;
-        }
-        uint32_t h = hash_string(op->key, 0);
-        struct key_seen *k;
-        HMAP_FOR_EACH_WITH_HASH (k, node, h, &seen) {
-            if (!strcmp(k->key, op->key)) {
-                skip[i] = true;
-                break;
-            }
-        }
-        if (!skip[i]) {
-            ks[i].key = op->key;
-            hmap_insert(&seen, &ks[i].node, h);
+        if (op->type == CFGDB_PUT || op->type == CFGDB_DELETE) {
+            skip[i] = !commit_add_key(c, op->key);
         }
     }
-    hmap_destroy(&seen);
-    mem_free(&mem_type_etcd_db, ks);
 
     json_t *cmps = json_array(), *succ = json_array();
     size_t n_writes = 0;
@@ -647,6 +783,13 @@ etcd_commit(struct cfgdb *up, struct cfgdb_batch *b, cfgdb_done_fn *done, void *
             n_writes++;
         } else {
             json_array_append_new(cmps, compare(db, op));
+            if (op->type == CFGDB_CHECK_PREFIX_REV) {
+                c->prefixes = mem_realloc(&mem_type_etcd_db, c->prefixes,
+                                          (c->n_prefixes + 1) * sizeof *c->prefixes);
+                c->prefixes[c->n_prefixes++] = mem_strdup(&mem_type_etcd_db, op->key);
+            } else {
+                commit_add_key(c, op->key);
+            }
         }
     }
     mem_free(&mem_type_etcd_db, skip);
@@ -657,10 +800,26 @@ etcd_commit(struct cfgdb *up, struct cfgdb_batch *b, cfgdb_done_fn *done, void *
         xfree(val);
     }
     cfgdb_batch_destroy(b);
-    db->n_txns++;
-    etcd_client_call(db->client, "/v3/kv/txn",
-                     xjson_pack("{s:o, s:o}", "compare", cmps, "success", succ),
-                     n_writes ? 0 : ETCD_CALL_IDEMPOTENT, 0, commit_done, c);
+    c->txn = xjson_pack("{s:o, s:o}", "compare", cmps, "success", succ);
+    c->idempotent = !n_writes;
+
+    /* Batches are pipelined, but one that touches a key of an earlier batch still on its
+     * way waits for it, so that such batches apply in submission order. */
+    bool blocked = false;
+    struct etcd_commit *e;
+    LIST_FOR_EACH (e, node, &db->commits) {
+        if (commits_conflict(e, c)) {
+            blocked = true;
+            break;
+        }
+    }
+    list_push_back(&db->commits, &c->node);
+    c->listed = true;
+    if (!blocked) {
+        commit_send(c);
+    } else {
+        db->n_held++;
+    }
 }
 
 /* Scan: synchronous, on a private loop. */
@@ -778,7 +937,7 @@ etcd_status(const struct cfgdb *up)
     const char *watch_member = db->stream
         ? etcd_client_endpoint_name(db->client, etcd_stream_endpoint(db->stream)) : "";
     json_t *mine = xjson_pack("{s:s, s:I, s:b, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                              "s:I}",
+                              "s:I, s:I}",
                               "prefix", db->root,
                               "revision", (json_int_t) db->progress,
                               "watch_connected", db->stream_up,
@@ -791,7 +950,8 @@ etcd_status(const struct cfgdb *up)
                               "watch_events", (json_int_t) db->n_events,
                               "watch_reconnects", (json_int_t) db->n_watch_reconnects,
                               "watch_resyncs", (json_int_t) db->n_resyncs,
-                              "cfgdb_timeouts", (json_int_t) db->n_timeouts);
+                              "cfgdb_timeouts", (json_int_t) db->n_timeouts,
+                              "batches_held", (json_int_t) db->n_held);
     json_object_update(st, mine);
     json_decref(mine);
     return st;
@@ -801,6 +961,7 @@ static void
 etcd_close(struct cfgdb *up)
 {
     struct cfgdb_etcd *db = cfgdb_etcd_cast(up);
+    db->stopping = true;
     etcd_stream_close(db->stream);
     db->stream = NULL;
     if (db->reconnect) {
@@ -816,7 +977,12 @@ etcd_close(struct cfgdb *up)
     while (db->n_inflight && event_base_loop(db->base, EVLOOP_ONCE) == 0) {
         continue;
     }
+    db->closing = true;
     etcd_client_destroy(db->client);
+    db->client = NULL;
+    while (!list_is_empty(&db->commits)) {
+        commit_report(CONTAINER_OF(db->commits.next, struct etcd_commit, node), ECANCELED, 0);
+    }
     while (!list_is_empty(&db->watchers)) {
         struct etcd_watcher *w = CONTAINER_OF(db->watchers.next, struct etcd_watcher, node);
         list_remove(&w->node);
