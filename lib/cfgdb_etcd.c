@@ -32,7 +32,15 @@
  * what it has seen), so a barrier waits on one position.  On a lost stream the handle moves
  * to another member and resumes after the last revision delivered; when etcd says that
  * history was compacted, every watcher gets CFGDB_EV_RESYNC (REV: the revision the watch
- * continues after) and must rescan. */
+ * continues after) and must rescan.
+ *
+ * Failures: see etcd_client.h.  A write is retried on another member only when it cannot
+ * have been applied (connection refused, "no leader"); once it may have reached a member
+ * (connection lost after sending, no answer in time, "request timed out") the batch
+ * completes with ETIMEDOUT, which means "may or may not have been applied": the caller
+ * rescans or re-reads (a retried batch with preconditions would report a false EEXIST).
+ * Scans run a private event loop with their own connection.  cfgdb_close() waits for the
+ * batches on the wire; it must not be called from inside a watch callback. */
 #include "cfgdb.h"
 
 #include <errno.h>
@@ -182,7 +190,8 @@ parse_spec(struct cfgdb_etcd *db, const char *spec, char *err, size_t errlen)
             db->root = mem_strdup(&mem_type_etcd_db, val);
         } else if (!strcmp(kv, "timeout") && (db->timeout_s = strtod(val, &end)) > 0 && !*end) {
             continue;
-        } else if (!strcmp(kv, "conns") && (db->conns = (int) strtol(val, &end, 10)) > 0 && !*end) {
+        } else if (!strcmp(kv, "conns") && (db->conns = (int) strtol(val, &end, 10)) > 0
+                   && !*end) {
             continue;
         } else {
             snprintf(err, errlen, "config_db etcd:%s: bad option \"%s\" (use prefix=/root/, "
@@ -299,7 +308,8 @@ deliver_event(struct cfgdb_etcd *db, const json_t *ev, unsigned gen)
     if (klen > db->root_len && !memcmp(key, db->root, db->root_len)) {
         struct etcd_watcher *w;
         LIST_FOR_EACH_SAFE (w, node, &db->watchers) {
-            if (w->rev < rev && klen >= w->prefix_len && !memcmp(key, w->prefix, w->prefix_len)) {
+            if (w->rev < rev && klen >= w->prefix_len
+                && !memcmp(key, w->prefix, w->prefix_len)) {
                 w->cb(w->aux, del ? CFGDB_EV_DELETE : CFGDB_EV_PUT, key + db->root_len, value,
                       rev);
                 if (gen != db->stream_gen) {
@@ -310,6 +320,22 @@ deliver_event(struct cfgdb_etcd *db, const json_t *ev, unsigned gen)
     }
     xfree(key);
     xfree(value);
+}
+
+/* Records that the stream delivered every event up to REV. */
+static void
+advance(struct cfgdb_etcd *db, uint64_t rev)
+{
+    if (rev > db->progress) {
+        db->progress = rev;
+        struct etcd_watcher *w;
+        LIST_FOR_EACH_SAFE (w, node, &db->watchers) {
+            if (w->rev < rev) {
+                w->rev = rev;
+            }
+        }
+        barriers_check(db);
+    }
 }
 
 static void
@@ -361,25 +387,19 @@ stream_msg(void *aux, json_t *msg)
     const json_t *events = json_object_get(r, "events");
     size_t i;
     const json_t *ev;
-    uint64_t last = 0;
     json_array_foreach (events, i, ev) {
+        /* Events come in revision order, a revision's all in one response: at the first
+         * event of a new revision, the ones before are all delivered. */
+        advance(db, etcd_json_u64(json_object_get(ev, "kv"), "mod_revision") - 1);
         deliver_event(db, ev, gen);
         if (gen != db->stream_gen) {
             return;
         }
-        uint64_t rev = etcd_json_u64(json_object_get(ev, "kv"), "mod_revision");
-        last = rev > last ? rev : last;
     }
-    /* A response carries whole revisions: everything up to its last one is delivered. */
-    if (last > db->progress) {
-        db->progress = last;
-        struct etcd_watcher *w;
-        LIST_FOR_EACH_SAFE (w, node, &db->watchers) {
-            if (w->rev < last) {
-                w->rev = last;
-            }
-        }
-        barriers_check(db);
+    if (json_array_size(events)) {
+        const json_t *kv = json_object_get(json_array_get(events, json_array_size(events) - 1),
+                                           "kv");
+        advance(db, etcd_json_u64(kv, "mod_revision"));
     }
 }
 
