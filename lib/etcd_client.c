@@ -99,6 +99,7 @@ struct etcd_stream {
     etcd_stream_end_fn *end_cb;
     void *aux;
     struct evbuffer *line;      /* Bytes of an incomplete message. */
+    size_t scanned;             /* Bytes of LINE known to hold no newline. */
     bool reached;
     bool ended;                 /* end_cb ran (or must not run any more). */
     bool closed;                /* Closed from inside a callback: free when it returns. */
@@ -707,11 +708,18 @@ stream_deliver(struct etcd_stream *s, bool at_end)
         if (!len) {
             break;
         }
-        struct evbuffer_ptr nl = evbuffer_search_eol(s->line, NULL, NULL, EVBUFFER_EOL_LF);
+        /* Search only the new bytes: a big message comes in many chunks. */
+        struct evbuffer_ptr from;
+        evbuffer_ptr_set(s->line, &from, s->scanned, EVBUFFER_PTR_SET);
+        struct evbuffer_ptr nl = evbuffer_search_eol(s->line, &from, NULL, EVBUFFER_EOL_LF);
         size_t n = nl.pos >= 0 ? (size_t) nl.pos : at_end ? len : 0;
-        if (!n && nl.pos < 0) {
-            break;
+        if (nl.pos < 0) {
+            s->scanned = len;
+            if (!n) {
+                break;
+            }
         }
+        s->scanned = 0;
         const char *text = (const char *) evbuffer_pullup(s->line, (ssize_t) n);
         json_error_t jerr;
         json_t *msg = json_loadb(text, n, JSON_DISABLE_EOF_CHECK, &jerr);
