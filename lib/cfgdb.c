@@ -13,7 +13,8 @@ static int
 open_class(struct event_base *base, const char *spec, struct cfgdb **dbp, char *err,
            size_t errlen)
 {
-    static const struct cfgdb_class *const classes[] = { &cfgdb_sqlite_class };
+    static const struct cfgdb_class *const classes[] = { &cfgdb_sqlite_class,
+                                                          &cfgdb_etcd_class };
     const char *colon = strchr(spec, ':');
     if (colon) {
         for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++) {
@@ -22,16 +23,13 @@ open_class(struct event_base *base, const char *spec, struct cfgdb **dbp, char *
                 return classes[i]->open(base, colon + 1, dbp, err, errlen);
             }
         }
-        if (!strncmp(spec, "etcd:", 5)) {
-            snprintf(err, errlen, "config_db %s: the etcd backend is not built yet", spec);
-            return ENOTSUP;
-        }
     }
     const char *slash = strchr(spec, '/');
     if (!colon || (slash && slash < colon)) {
         return cfgdb_sqlite_class.open(base, spec, dbp, err, errlen);
     }
-    snprintf(err, errlen, "config_db %s: unknown backend (use sqlite:PATH)", spec);
+    snprintf(err, errlen, "config_db %s: unknown backend (use sqlite:PATH or etcd:URL,...)",
+             spec);
     return EINVAL;
 }
 

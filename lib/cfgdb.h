@@ -45,7 +45,8 @@ struct cfgdb_batch {
 /* Called on the loop thread when a batch is durable (ERROR 0; REV is the revision it was
  * committed at), failed a precondition (EEXIST: nothing of the batch was applied), or could
  * not be written (ETIMEDOUT: no answer from a quorum within the timeout, so it may or may not
- * have been applied; ECONNREFUSED: no member reachable, not applied; EIO: other failure).
+ * have been applied; ECONNREFUSED: no member reachable, not applied; E2BIG: the batch is over
+ * the store's transaction limits, not applied; EIO: other failure).
  * The same type serves cfgdb_barrier(). */
 typedef void cfgdb_done_fn(void *aux, int error, uint64_t rev);
 
@@ -82,8 +83,9 @@ struct cfgdb {
     uint64_t n_conflicts;       /* Batches refused by a precondition. */
 };
 
-/* Opens the store named by SPEC: "sqlite:PATH" (or a bare path).  Returns 0 and *DBP, or an
- * errno with a message in ERR. */
+/* Opens the store named by SPEC: "sqlite:PATH" (or a bare path), or
+ * "etcd:URL,URL,...[?prefix=/contrail/&timeout=SECONDS&conns=N]" (see cfgdb_etcd.c).
+ * Returns 0 and *DBP, or an errno with a message in ERR. */
 int cfgdb_open(struct event_base *, const char *spec, struct cfgdb **dbp, char *err,
                size_t errlen);
 
@@ -133,5 +135,6 @@ void cfgdb_batch_check_prefix_rev(struct cfgdb_batch *, const char *prefix, uint
 bool cfgdb_batch_is_empty(const struct cfgdb_batch *);
 
 extern const struct cfgdb_class cfgdb_sqlite_class;
+extern const struct cfgdb_class cfgdb_etcd_class;
 
 #endif
