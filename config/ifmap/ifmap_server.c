@@ -61,8 +61,7 @@ struct ifmap_session {
     size_t n_dropped;
 
     struct http_req *poll;      /* The held poll, if any. */
-    struct evhttp_connection *poll_conn;
-    bool poll_orphan;           /* Its connection closed. */
+    time_t poll_since;
     uint64_t n_polls;
 
     struct list owned;          /* lifetime="session" metadata (ifmap_meta.owner_node). */
@@ -437,10 +436,8 @@ session_answer_poll(struct ifmap_session *s, struct http_req *req)
     if (!req) {
         req = s->poll;
         s->poll = NULL;
-        s->poll_conn = NULL;
-        s->poll_orphan = false;
     }
-    s->last_activity = time(NULL);
+    s->last_activity = time(NULL);     /* A held poll is activity until it is answered. */
     reply_buf(req, 200, b);
 }
 
@@ -464,21 +461,6 @@ server_flush(struct ifmap_server *srv)
         }
         if (s->poll && session_has_news(s)) {
             session_answer_poll(s, NULL);
-        }
-    }
-}
-
-static void
-poll_conn_closed(struct evhttp_connection *conn, void *aux)
-{
-    struct ifmap_server *srv = aux;
-    struct ifmap_session *s;
-    HMAP_FOR_EACH (s, node, &srv->sessions) {
-        if (s->poll && s->poll_conn == conn) {
-            /* Answered (into nothing) when news arrives or the session expires. */
-            s->poll_orphan = true;
-            s->poll_conn = NULL;
-            LOG_INFO("session %s (%s): connection of the held poll closed", s->id, s->user);
         }
     }
 }
@@ -549,15 +531,35 @@ session_destroy(struct ifmap_session *s)
     mem_free(&mem_type_session, s);
 }
 
+/* Answers S's held poll with an empty pollResult. */
+static void
+session_release_poll(struct ifmap_session *s)
+{
+    struct http_req *req = s->poll;
+    s->poll = NULL;
+    s->last_activity = time(NULL);
+    struct evbuffer *b = evbuffer_new();
+    ifmap_soap_begin(b);
+    evbuffer_add_printf(b, "<pollResult/>");
+    ifmap_soap_end(b);
+    reply_buf(req, 200, b);
+}
+
+/* A held poll is answered (empty) after half the session timeout: a live client polls again
+ * at once, a dead one (its connection gone unnoticed, as evhttp does not watch a connection
+ * while its request is held) then lets its session expire. */
 static void
 sweep_cb(evutil_socket_t fd, short what, void *aux)
 {
     struct ifmap_server *srv = aux;
     time_t now = time(NULL);
+    int hold = srv->cfg.session_timeout / 2 ? srv->cfg.session_timeout / 2 : 1;
     struct ifmap_session *s;
     HMAP_FOR_EACH_SAFE (s, node, &srv->sessions) {
-        bool idle = !s->poll || s->poll_orphan;
-        if (idle && now - s->last_activity >= srv->cfg.session_timeout) {
+        if (s->poll && now - s->poll_since >= hold) {
+            session_release_poll(s);
+        }
+        if (!s->poll && now - s->last_activity >= srv->cfg.session_timeout) {
             LOG_NOTICE("session %s (%s): no request for %d s, ended", s->id, s->user,
                        srv->cfg.session_timeout);
             srv->n_sessions_expired++;
@@ -1045,13 +1047,7 @@ op_poll(struct ifmap_server *srv, struct http_req *req, xmlNode *op, const char 
     s->n_polls++;
     if (s->poll) {
         /* One poll per session: the older one is answered (empty) and this one waits. */
-        struct http_req *old = s->poll;
-        s->poll = NULL;
-        struct evbuffer *b = evbuffer_new();
-        ifmap_soap_begin(b);
-        evbuffer_add_printf(b, "<pollResult/>");
-        ifmap_soap_end(b);
-        reply_buf(old, 200, b);
+        session_release_poll(s);
     }
     if (s->overflow) {
         session_overflow(s);
@@ -1061,11 +1057,7 @@ op_poll(struct ifmap_server *srv, struct http_req *req, xmlNode *op, const char 
         return;
     }
     s->poll = req;
-    s->poll_orphan = false;
-    s->poll_conn = evhttp_request_get_connection(req->ev);
-    if (s->poll_conn) {
-        evhttp_connection_set_closecb(s->poll_conn, poll_conn_closed, srv);
-    }
+    s->poll_since = time(NULL);
 }
 
 static void
@@ -1326,7 +1318,7 @@ page_sessions(struct http_req *req, void *aux)
             json_array_append_new(subs, json_string(ss->sub->name));
         }
         json_array_append_new(list, xjson_pack(
-            "{ss ss ss sI sI sI sI sI sI sb sb so}",
+            "{ss ss ss sI sI sI sI sI sI sb so}",
             "id", s->id, "user", s->user, "publisher_id", s->publisher,
             "age", (json_int_t) (now - s->created),
             "idle", (json_int_t) (now - s->last_activity),
@@ -1334,7 +1326,7 @@ page_sessions(struct http_req *req, void *aux)
             "queued_bytes", (json_int_t) s->queued_bytes,
             "queued_results", (json_int_t) s->n_queued,
             "polls", (json_int_t) s->n_polls,
-            "poll_held", s->poll != NULL, "poll_orphan", s->poll_orphan,
+            "poll_held", s->poll != NULL,
             "subscriptions", subs));
     }
     return xjson_pack("{so}", "sessions", list);

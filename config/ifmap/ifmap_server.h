@@ -11,9 +11,10 @@
  * subscriptions (ifmap_sub.h) and drained by its polls in chunks of at most
  * max-poll-result-size bytes.  A session that does not poll cannot hold the others back:
  * when its change results pass max_pending_bytes its subscriptions are dropped, and its next
- * poll gets PollResultsTooBig errorResults.  A session without a request for
- * session_timeout seconds (or whose held poll's connection closed that long ago) ends: its
- * subscriptions go, and the metadata it published with lifetime="session" is deleted. */
+ * poll gets PollResultsTooBig errorResults.  A held poll is answered empty after half the
+ * session timeout (a live client polls again); a session without a request for
+ * session_timeout seconds ends: its subscriptions go, and the metadata it published with
+ * lifetime="session" is deleted. */
 #ifndef CONTRAIL_IFMAP_SERVER_H
 #define CONTRAIL_IFMAP_SERVER_H
 

@@ -472,7 +472,9 @@ edge_removed(struct ifmap_sub *s, struct ifmap_link *l)
             walk_push(&start, x, best);
         }
     }
-    qsort(start.v, start.n, sizeof *start.v, walk_cmp);
+    if (start.n) {
+        qsort(start.v, start.n, sizeof *start.v, walk_cmp);
+    }
     size_t si = 0, fi = 0;
     while (si < start.n || fi < fifo.n) {
         struct walk_entry *we = fi < fifo.n && (si >= start.n || fifo.v[fi].dist

@@ -529,6 +529,19 @@ def test_subscriber_sees_other_sessions_publishes_and_chunks(server):
     sub.close()
 
 
+def test_held_poll_is_released_and_dead_poller_expires(server_factory):
+    srv = server_factory("release", extra_args=["--session_timeout", "2"])
+    s = Session(srv)
+    s.subscribe("x", f"virtual-network:{uniq('vn')}")
+    # Answered empty after about half the timeout, though nothing happened.
+    r = Poller(s).result(timeout=10).expect("pollResult")
+    assert len(r) == 0
+    # A client that stops polling (dead) loses its session.
+    poll(lambda: srv.introspect("/ifmap/stats")["sessions_expired"] == 1, 10, "expiry")
+    assert s.op("renewSession").error_code() == "InvalidSessionID"
+    s.close()
+
+
 def test_second_poll_answers_the_first(sessions):
     s = sessions()
     s.subscribe("x", f"virtual-network:{uniq('vn')}")
@@ -648,9 +661,9 @@ def test_session_expiry_deletes_session_metadata(server_factory):
                   update(vn, prop("id-perms", "kept"), lifetime="forever"))
     assert {m for _, _, _, m, _ in flatten(p.result().expect("pollResult"))} == \
         {"virtual-network-properties", "id-perms"}
-    # The watcher keeps its session alive with a held poll; the publisher goes silent.
-    p = Poller(watcher)
-    res = flatten(p.result(timeout=15).expect("pollResult"))
+    # The watcher keeps its session alive by polling (a held poll is answered empty after
+    # half the session timeout); the publisher goes silent and its session expires.
+    res = poll_all(watcher, lambda got: len(got) >= 1)
     assert [(k, m) for k, _, _, m, _ in res] == [("deleteResult", "virtual-network-properties")]
     assert short.op("renewSession").error_code() == "InvalidSessionID"
     assert srv.introspect("/ifmap/stats")["sessions_expired"] >= 1
