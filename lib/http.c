@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ struct http_server {
     http_handler_fn *handler;
     void *aux;
     int port;
+    SSL_CTX *tls;               /* Non-NULL: HTTPS. */
 };
 
 static void http_dispatch(struct evhttp_request *, void *);
@@ -66,6 +69,7 @@ http_server_destroy(struct http_server *s)
 {
     if (s) {
         evhttp_free(s->http);
+        SSL_CTX_free(s->tls);
         mem_free(&mem_type_http_server, s);
     }
 }
@@ -74,6 +78,36 @@ int
 http_server_port(const struct http_server *s)
 {
     return s->port;
+}
+
+/* evhttp's hook for a new connection's bufferevent: a TLS one accepting the handshake.  A peer
+ * that closes without close_notify is an ordinary end of connection for HTTP, which has its
+ * own framing, so a "dirty" shutdown is allowed. */
+static struct bufferevent *
+http_tls_bevcb(struct event_base *base, void *aux)
+{
+    struct http_server *s = aux;
+    SSL *ssl = SSL_new(s->tls);
+    if (!ssl) {
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                                             BUFFEREVENT_SSL_ACCEPTING,
+                                                             BEV_OPT_CLOSE_ON_FREE);
+    if (bev) {
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    }
+    return bev;
+}
+
+int
+http_server_set_tls(struct http_server *s, SSL_CTX *ctx)
+{
+    SSL_CTX_up_ref(ctx);
+    SSL_CTX_free(s->tls);
+    s->tls = ctx;
+    evhttp_set_bevcb(s->http, http_tls_bevcb, s);
+    return 0;
 }
 
 static void
@@ -180,9 +214,10 @@ http_req_base_url(const struct http_req *r, char *buf, size_t size)
 {
     const char *host = http_req_header(r, "Host");
     if (host && *host && strlen(host) < 256 && !strpbrk(host, " \"\\/<>")) {
-        snprintf(buf, size, "http://%s", host);
+        snprintf(buf, size, "%s://%s", r->server->tls ? "https" : "http", host);
     } else {
-        snprintf(buf, size, "http://127.0.0.1:%d", r->server->port);
+        snprintf(buf, size, "%s://127.0.0.1:%d", r->server->tls ? "https" : "http",
+                 r->server->port);
     }
 }
 

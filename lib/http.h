@@ -11,6 +11,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,10 @@ int http_server_create(struct event_base *, const char *addr, int port, size_t m
                        http_handler_fn *, void *aux, struct http_server **serverp);
 void http_server_destroy(struct http_server *);
 int http_server_port(const struct http_server *);
+
+/* Serves HTTPS instead of plain HTTP on S's connections accepted from now on, with server
+ * context CTX (see tls.h; S takes its own reference).  Returns 0. */
+int http_server_set_tls(struct http_server *s, SSL_CTX *ctx);
 
 /* The value of query parameter KEY, or NULL. */
 const char *http_req_query(const struct http_req *, const char *key);

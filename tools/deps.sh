@@ -2,7 +2,7 @@
 # Debian packages only (the machines reach no other registry).
 
 contrail_build_packages="meson ninja-build pkg-config gcc libevent-dev libjansson-dev libsqlite3-dev
-    libzookeeper-mt-dev libxml2-dev librabbitmq-dev"
+    libzookeeper-mt-dev libxml2-dev libssl-dev librabbitmq-dev"
 contrail_test_packages="python3-pytest python3-requests zookeeper socat rabbitmq-server etcd-server
     etcd-client"
 
