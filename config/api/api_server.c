@@ -13,6 +13,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "api_ifmap.h"
+#include "api_notify.h"
 #include "introspect.h"
 #include "json_util.h"
 #include "log.h"
@@ -361,6 +363,12 @@ api_writable(struct api_server *srv, struct http_req *req)
     }
     if (srv->pending >= srv->max_pending) {
         http_reply_text(req, 503, "Too many pending updates: %zu", srv->pending);
+        return false;
+    }
+    char msg[200];
+    if (api_notify_full(srv->notify, msg, sizeof msg)) {
+        srv->n_errors++;
+        http_reply_text(req, 500, "%s", msg);
         return false;
     }
     return true;
@@ -1731,6 +1739,9 @@ static void
 gate_pump(void *aux)
 {
     struct api_server *srv = aux;
+    if (srv->ifmap && !srv->store.in_flight) {
+        api_ifmap_idle(srv->ifmap);
+    }
     if (!srv->barrier_busy && !list_is_empty(&srv->gate_wait)) {
         list_splice_back(&srv->gate_barrier, &srv->gate_wait);
         srv->barrier_busy = true;
@@ -1852,7 +1863,7 @@ page_summary(struct http_req *req, void *aux)
                                 json_integer((json_int_t) srv->store.types[i].count));
         }
     }
-    return xjson_pack("{sIsIsIsIsIsIsIsIsIsIsIsbso}",
+    json_t *st = xjson_pack("{sIsIsIsIsIsIsIsIsIsIsIsbso}",
                      "objects", (json_int_t) srv->store.n_objs,
                      "requests", (json_int_t) srv->n_requests,
                      "creates", (json_int_t) srv->n_creates,
@@ -1866,6 +1877,20 @@ page_summary(struct http_req *req, void *aux)
                      "db_commits", (json_int_t) srv->store.db->n_commits,
                      "db_failed", srv->store.failed,
                      "objects_by_type", types);
+    json_object_set_new(st, "config_db", cfgdb_status(srv->store.db));
+    if (srv->store.shared) {
+        json_object_set_new(st, "shared_store",
+                            xjson_pack("{sIsIsIsIsb}", "view_revision",
+                                       (json_int_t) srv->store.view_rev, "conflicts",
+                                       (json_int_t) srv->store.n_conflicts, "retries",
+                                       (json_int_t) srv->n_retries, "remote_changes",
+                                       (json_int_t) srv->store.n_remote_changes, "in_flight",
+                                       srv->store.in_flight));
+    }
+    json_object_set_new(st, "notify", srv->notify ? api_notify_status(srv->notify)
+                                                  : json_null());
+    json_object_set_new(st, "ifmap", srv->ifmap ? api_ifmap_status(srv->ifmap) : json_null());
+    return st;
 }
 
 void
@@ -1886,6 +1911,15 @@ api_server_register_introspect(struct api_server *srv, struct introspect *is)
                          &srv->store.n_objs_gauge);
 }
 
+static void
+server_committed(struct api_store *s, json_t *msgs, void *aux)
+{
+    struct api_server *srv = aux;
+    if (srv->notify) {
+        api_notify_committed(srv->notify, msgs);
+    }
+}
+
 int
 api_server_open(struct api_server *srv, struct event_base *base, const struct schema *schema,
                 struct cfgdb *db, const char *addr, int port, char *err, size_t errlen)
@@ -1901,7 +1935,7 @@ api_server_open(struct api_server *srv, struct event_base *base, const struct sc
     list_init(&srv->gate_barrier);
     list_init(&srv->gate_ready);
     struct api_store_hooks hooks = { api_types_loaded, api_types_unloaded, api_types_freed,
-                                     api_init_other_row, srv };
+                                     api_init_other_row, server_committed, srv };
     int error = api_store_open(&srv->store, schema, db, &hooks, err, errlen);
     if (error) {
         return error;

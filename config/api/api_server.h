@@ -37,6 +37,10 @@ struct api_server {
     struct list gate_wait, gate_barrier, gate_ready;
     bool barrier_busy;
     int cur_tries;                  /* Of the request being run. */
+
+    /* Where committed changes go (set by the daemon after api_server_open; may be NULL). */
+    struct api_notify *notify;
+    struct api_ifmap *ifmap;
 };
 
 /* Times a request is run again after conflicts with other API servers before 409. */

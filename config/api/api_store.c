@@ -218,7 +218,7 @@ api_obj_create(struct api_txn *t, const struct schema_ident *ident, const char *
 {
     struct api_obj *o = obj_alloc(t->store, ident, uuid, fq_name, props);
     obj_set_parent(o, parent);
-    o->created = t->store->shared;
+    o->created = true;
     api_txn_mark(t, o);
     return o;
 }
@@ -349,6 +349,7 @@ api_obj_row(const struct api_obj *o)
 
 struct commit_ctx {
     struct api_store *store;
+    json_t *msgs;               /* For hooks.committed. */
     struct api_obj **dirty;     /* Shared stores only. */
     size_t n_dirty;
     struct api_obj **dead;
@@ -396,6 +397,10 @@ commit_done(void *aux, int error, uint64_t rev)
     } else {
         s->n_commits++;
     }
+    if (!error && c->msgs && json_array_size(c->msgs) && s->hooks.committed) {
+        s->hooks.committed(s, c->msgs, s->hooks.aux);
+    }
+    json_decref(c->msgs);
     for (size_t i = 0; i < c->n_dead; i++) {
         obj_free(s, c->dead[i]);
     }
@@ -585,12 +590,73 @@ build_shared(struct api_store *s, struct api_txn *t, struct batch_build *bb)
     }
 }
 
+static json_t *
+change_msg(const struct api_obj *o, const char *oper)
+{
+    json_t *m = xjson_pack("{sssssssO}", "oper", oper, "type", o->ident->obj_type, "uuid",
+                           o->uuid, "fq_name", o->fq_name);
+    if (strcmp(oper, "UPDATE")) {
+        json_object_set_new(m, "obj_dict", api_obj_dict(o));
+    }
+    return m;
+}
+
+static json_t *
+change_msgs(const struct api_txn *t)
+{
+    json_t *msgs = json_array();
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        const struct api_obj *o = t->dirty[i];
+        if (!o->deleted) {
+            json_array_append_new(msgs, change_msg(o, o->created ? "CREATE" : "UPDATE"));
+        }
+    }
+    for (size_t i = 0; i < t->n_dead; i++) {
+        if (!t->dead[i]->created) {
+            json_array_append_new(msgs, change_msg(t->dead[i], "DELETE"));
+        }
+    }
+    return msgs;
+}
+
+json_t *
+api_obj_dict(const struct api_obj *o)
+{
+    json_t *d = json_deep_copy(o->props);
+    json_object_set_new(d, "uuid", json_string(o->uuid));
+    json_object_set(d, "fq_name", o->fq_name);
+    if (o->parent) {
+        json_object_set_new(d, "parent_type", json_string(o->parent->ident->name));
+        json_object_set_new(d, "parent_uuid", json_string(o->parent->uuid));
+    }
+    struct api_ref *r;
+    LIST_FOR_EACH (r, from_node, &o->refs) {
+        const char *field = r->to->ident->obj_type;
+        char key[200];
+        snprintf(key, sizeof key, "%s_refs", field);
+        json_t *l = json_object_get(d, key);
+        if (!l) {
+            l = json_array();
+            json_object_set_new(d, key, l);
+        }
+        json_t *e = xjson_pack("{sOss}", "to", r->to->fq_name, "uuid", r->to->uuid);
+        if (r->attr) {
+            json_object_set(e, "attr", r->attr);
+        }
+        json_array_append_new(l, e);
+    }
+    return d;
+}
+
 void
 api_txn_commit(struct api_txn *t, api_txn_done_fn *done, void *aux)
 {
     struct api_store *s = t->store;
     struct cfgdb_batch *b = t->batch;
     struct commit_ctx *c = mem_zalloc(&mem_type_txn, sizeof *c);
+    if (s->hooks.committed) {
+        c->msgs = change_msgs(t);
+    }
     if (s->shared) {
         struct batch_build bb = { b, json_object() };
         build_shared(s, t, &bb);
@@ -601,6 +667,7 @@ api_txn_commit(struct api_txn *t, api_txn_done_fn *done, void *aux)
     } else {
         for (size_t i = 0; i < t->n_dirty; i++) {
             struct api_obj *o = t->dirty[i];
+            o->created = false;
             if (!o->deleted) {
                 char key[64];
                 snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);

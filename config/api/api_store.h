@@ -53,7 +53,7 @@ struct api_obj {
     uint64_t rev;               /* Store revision of its row (shared stores; 0 otherwise). */
     json_t *undo;               /* Shared stores, while a transaction has it dirty: its row as
                                  * committed, to restore if the transaction fails. */
-    bool created;               /* Created by the transaction in flight (no row yet). */
+    bool created;               /* Created by a transaction not yet committed. */
     bool deleted;
     bool scratch;               /* Scratch mark for one walk (delete checks, list merging); left false. */
     void *ext;                  /* Type-specific state (IPAM of a virtual network). */
@@ -77,6 +77,10 @@ struct api_store_hooks {
     /* A row other than an object's ("ua/...", "ipres/...") written or deleted (VALUE NULL) by
      * another API server. */
     void (*other_row)(struct api_store *, const char *key, const char *value, void *aux);
+    /* A transaction of this server committed: MSGS is an array of change messages
+     * {oper: CREATE|UPDATE|DELETE, type, uuid, fq_name[, obj_dict]}, in the order of the
+     * RabbitMQ fan-out (config-plane reference §4); obj_dict on CREATE and DELETE. */
+    void (*committed)(struct api_store *, json_t *msgs, void *aux);
     void *aux;
 };
 
@@ -189,6 +193,10 @@ json_t *api_props_mut(json_t *props, const char *key);
  * (most objects have them; sharing saves a kilobyte or more per object). */
 json_t *api_default_permissions(void);
 json_t *api_default_perms2(void);
+
+/* OBJ as a change message's obj_dict: uuid, fq_name, parent_type/parent_uuid, properties
+ * and "<type>_refs" lists of {to, uuid[, attr]}. */
+json_t *api_obj_dict(const struct api_obj *);
 
 /* Serializes OBJ's row. */
 char *api_obj_row(const struct api_obj *);

@@ -87,7 +87,8 @@ def tail(path, lines=40):
 class ApiServer:
     """One contrail-api process with its own directory, DB and ports."""
 
-    def __init__(self, workdir, use_conf_file=False, extra_args=()):
+    def __init__(self, workdir, use_conf_file=False, extra_args=(), options=None):
+        self.more_options = dict(options or {})
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db = self.dir / "config.db"
@@ -119,7 +120,9 @@ class ApiServer:
             "config_db": f"sqlite:{self.db}",
             "log_file": str(self.log),
             "log_level": "SYS_DEBUG",
-        }
+            # No IF-MAP publishing unless a test gives a server (options=...).
+            "ifmap_server_ip": "",
+        } | self.more_options
 
     def command(self):
         opts = self._options()
