@@ -50,11 +50,19 @@ _live = set()               # every process we started and have not reaped (atex
 _live_lock = threading.Lock()
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that is free on 127.0.0.1 right now, and not handed out before by this
+    process (ports picked for daemons that have not bound them yet must not repeat)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def poll(predicate, timeout, what, interval=0.02):
