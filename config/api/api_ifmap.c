@@ -47,6 +47,7 @@ struct api_ifmap {
     struct api_server *srv;
     struct ifmap_client *client;
     struct event *renew_ev;
+    struct event *retry_ev;         /* After a failed barrier. */
     bool session_up;
     struct hmap shadow;         /* pub_obj by uuid. */
     struct hmap dirty;          /* Named, not yet behind a barrier. */
@@ -337,12 +338,24 @@ barrier_done(void *aux, int error, uint64_t rev)
     struct api_ifmap *p = aux;
     p->barrier_busy = false;
     if (error) {
-        LOG_WARN("config database barrier failed (%s): will retry", strerror(error));
+        LOG_WARN("config database barrier failed (%s): retrying in 1 s", strerror(error));
         /* What was behind it goes back to waiting. */
         set_move(&p->dirty, &p->ready);
-        kick(p);
+        p->resync_dirty |= p->resync_ready;
+        p->resync_ready = false;
+        p->barrier_busy = true;         /* Until the retry. */
+        struct timeval tv = { 1, 0 };
+        event_add(p->retry_ev, &tv);
         return;
     }
+    kick(p);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *aux)
+{
+    struct api_ifmap *p = aux;
+    p->barrier_busy = false;
     kick(p);
 }
 
@@ -456,6 +469,7 @@ api_ifmap_create(struct api_server *srv, const struct api_ifmap_config *cfg)
     }
     ifmap_client_set_callbacks(p->client, on_session, NULL, p);
     ifmap_client_start(p->client);
+    p->retry_ev = event_new(srv->base, -1, 0, retry_cb, p);
     p->renew_ev = event_new(srv->base, -1, EV_PERSIST, renew_cb, p);
     struct timeval tv = { RENEW_INTERVAL_S, 0 };
     event_add(p->renew_ev, &tv);
@@ -470,6 +484,9 @@ api_ifmap_destroy(struct api_ifmap *p)
     }
     if (p->renew_ev) {
         event_free(p->renew_ev);
+    }
+    if (p->retry_ev) {
+        event_free(p->retry_ev);
     }
     ifmap_client_destroy(p->client);
     shadow_clear(p);

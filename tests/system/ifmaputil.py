@@ -55,13 +55,13 @@ class IfmapServer:
     def introspect_url(self):
         return f"http://127.0.0.1:{self.introspect_port}"
 
-    def start(self):
+    def start(self, same_ports=False):
+        """Starts the daemon on free ports (or, with SAME_PORTS, on the ports it had)."""
         if not IFMAP_BIN.exists():
             raise RuntimeError(f"{IFMAP_BIN} does not exist: build it with `ninja -C build`")
-        for _attempt in range(3):
-            self.port, self.introspect_port = free_port(), free_port()
-            if self.port == self.introspect_port:
-                continue
+        for _attempt in range(3 if not same_ports else 1):
+            if not same_ports:
+                self.port, self.introspect_port = free_port(), free_port()
             args = [str(IFMAP_BIN), "--ifmap_listen_ip", "127.0.0.1",
                     "--ifmap_listen_port", str(self.port),
                     "--http_server_port", str(self.introspect_port),
@@ -88,6 +88,12 @@ class IfmapServer:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL, and reap."""
+        if self.alive():
+            self.proc.kill()
+        self._reap()
 
     def _reap(self):
         if self.proc is not None:

@@ -56,8 +56,7 @@ class Node:
 
     def kill(self):
         self.api.kill()
-        self.ifmap.proc.kill()
-        self.ifmap._reap()
+        self.ifmap.kill()
 
     def stop(self):
         problems = [p for p in (self.api.stop() if self.api else None, self.ifmap.stop()) if p]
@@ -317,6 +316,24 @@ def test_both_ifmap_graphs_hold_the_store(cluster, apis):
         for c in apis:
             c.project(unique("p"))
         wait_converged(cluster, apis[0], mirrors)
+    finally:
+        for m in mirrors:
+            m.close()
+
+
+def test_a_restarted_ifmap_server_is_republished(cluster, apis):
+    node = cluster.nodes[1]
+    proj = apis[0].project(unique("p"))
+    node.ifmap.kill()
+    # Changes made while it is away reach it once it is back (on the same port).
+    vn = apis[0].create("virtual-network", {"fq_name": proj.fq + [unique("vn")],
+                                            "parent_type": "project"})
+    node.ifmap.start(same_ports=True)
+    mirrors = [Mirror(n.ifmap) for n in cluster.nodes]
+    try:
+        wait_converged(cluster, apis[0], mirrors)
+        assert ident("virtual-network", vn["fq_name"]) in identities(dump_graph(node.ifmap))
+        assert node.status()["ifmap"]["sessions"] >= 2
     finally:
         for m in mirrors:
             m.close()
