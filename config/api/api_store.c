@@ -866,7 +866,8 @@ store_rollback(struct api_store *s, struct commit_ctx *c)
     for (size_t pass = 0; pass < 2; pass++) {
         size_t count = pass ? c->n_dead : c->n_dirty;
         for (size_t i = 0; i < count; i++) {
-            struct api_obj *o = pass ? c->dead[i] : c->dirty[i];
+            /* Children are deleted before their parents: bring parents back first. */
+            struct api_obj *o = pass ? c->dead[count - 1 - i] : c->dirty[i];
             if (!o || !o->undo || (!pass && o->deleted)) {
                 continue;
             }

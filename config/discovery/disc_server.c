@@ -336,6 +336,7 @@ struct op {
     size_t n_svcs;
     json_t *prev;               /* Previous assignment of the subscriber. */
     json_t *chosen;             /* Array of service ids. */
+    json_t *counted;            /* Ids counted in ds->inflight by this op. */
 };
 
 static struct op *
@@ -350,8 +351,25 @@ op_create(struct disc_server *ds, struct http_req *req, bool xml, json_t *body)
 }
 
 static void
+inflight_add(struct disc_server *ds, const char *sid, json_int_t delta)
+{
+    json_int_t n = json_integer_value(json_object_get(ds->inflight, sid)) + delta;
+    if (n > 0) {
+        json_object_set_new(ds->inflight, sid, json_integer(n));
+    } else {
+        json_object_del(ds->inflight, sid);
+    }
+}
+
+static void
 op_free(struct op *op)
 {
+    size_t i;
+    json_t *sid;
+    json_array_foreach (op->counted, i, sid) {
+        inflight_add(op->ds, json_string_value(sid), -1);
+    }
+    json_decref(op->counted);
     json_decref(op->body);
     json_decref(op->rec);
     json_decref(op->prev);
@@ -841,6 +859,10 @@ subscribe_choose(struct op *op, const struct coord_child *clients, size_t n_clie
         }
         json_decref(rec);
     }
+    for (size_t k = 0; k < op->n_svcs; k++) {
+        op->svcs[k].in_use += (long) json_integer_value(json_object_get(ds->inflight,
+                                                                        op->svcs[k].id));
+    }
 
     size_t n_up = 0;
     for (size_t k = 0; k < op->n_svcs; k++) {
@@ -886,9 +908,14 @@ subscribe_choose(struct op *op, const struct coord_child *clients, size_t n_clie
         cand[m] = x;
     }
     json_t *newly = json_array();
+    op->counted = json_array();
     for (size_t k = 0; k < nc && json_array_size(op->chosen) < want; k++) {
         json_array_append_new(op->chosen, json_string(cand[k].id));
         json_array_append_new(newly, json_string(cand[k].id));
+        if (op->assign) {
+            inflight_add(ds, cand[k].id, 1);
+            json_array_append_new(op->counted, json_string(cand[k].id));
+        }
     }
     mem_free(&mem_type_disc, cand);
     size_t n = json_array_size(op->chosen);
@@ -1368,6 +1395,7 @@ disc_server_open(struct disc_server *ds, struct event_base *base, struct coord *
     memset(ds, 0, sizeof *ds);
     ds->base = base;
     ds->coord = coord;
+    ds->inflight = json_object();
     ds->conf = conf;
     ds->hc_interval = (int) conf_get_int(conf, "hc_interval");
     ds->hc_max_miss = (int) conf_get_int(conf, "hc_max_miss");
@@ -1391,4 +1419,6 @@ void
 disc_server_close(struct disc_server *ds)
 {
     http_server_destroy(ds->http);
+    json_decref(ds->inflight);
+    ds->inflight = NULL;
 }

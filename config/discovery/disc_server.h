@@ -14,6 +14,7 @@
 #define CONTRAIL_DISC_SERVER_H
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -30,6 +31,9 @@ struct disc_server {
     int hc_max_miss;            /* Missed heartbeats before a publisher is down. */
     int ttl_min, ttl_max;       /* Subscription TTL range, seconds. */
     uint64_t n_publish, n_heartbeat, n_subscribe, n_query, n_errors, n_store_errors;
+    /* Service id -> assignments this server made that are not yet in the store: counted
+     * as in use, so that concurrent subscribers are spread too. */
+    json_t *inflight;
 };
 
 /* Listens on ADDR:PORT.  Returns 0 or an errno with a message in ERR. */

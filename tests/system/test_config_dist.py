@@ -264,11 +264,19 @@ def test_delete_and_new_reference_never_both_succeed(apis):
         assert not (d.status_code == 200 and r.status_code == 200), (d.text, r.text)
         if r.status_code == 200:
             vmi = r.json()["virtual-machine-interface"]
-            back = a2.read("virtual-network", vn["uuid"])
-            assert vmi["uuid"] in [x["uuid"] for x in
-                                   back.get("virtual_machine_interface_back_refs", [])]
+            for c in (a1, a2):
+                # The network is whole again where its deletion was undone: back-reference
+                # and its routing instance.
+                back = c.read("virtual-network", vn["uuid"])
+                assert vmi["uuid"] in [x["uuid"] for x in
+                                       back.get("virtual_machine_interface_back_refs", [])]
+                ris = back.get("routing_instances", [])
+                assert len(ris) == 1, back
+                ri = c.read("routing-instance", ris[0]["uuid"])
+                assert ri["parent_uuid"] == vn["uuid"], ri
             a1.remove("virtual-machine-interface", vmi["uuid"])
-            a1.remove("virtual-network", vn["uuid"])
+            a2.remove("virtual-network", vn["uuid"])
+            assert a1.read_raw("routing-instance", ris[0]["uuid"]).status_code == 404
         else:
             assert a1.read_raw("virtual-network", vn["uuid"]).status_code == 404
 
