@@ -196,6 +196,52 @@ def test_ifmap_subscriber_of_node2_sees_a_create_on_node1(cluster, apis):
         mirror.close()
 
 
+def test_changes_on_the_rabbitmq_exchange(cluster, apis):
+    """What an outside consumer of vnc_config.object-update sees (config-plane §4)."""
+    import json
+    import pika
+    host, port = cluster.rmq.server.split(":")
+    conn = pika.BlockingConnection(pika.ConnectionParameters(host=host, port=int(port)))
+    try:
+        ch = conn.channel()
+        q = ch.queue_declare(queue="", exclusive=True).method.queue
+        ch.queue_bind(queue=q, exchange="vnc_config.object-update")
+        a1, a2 = apis
+        proj = a1.project(unique("p"))
+        vn = a1.create("virtual-network", {"fq_name": proj.fq + [unique("vn")],
+                                           "parent_type": "project"})
+        a2.update("virtual-network", vn["uuid"], {"display_name": "renamed"})
+        a1.remove("virtual-network", vn["uuid"])
+        msgs = []
+
+        def got_delete():
+            while True:
+                m = ch.basic_get(q, auto_ack=True)
+                if m[0] is None:
+                    break
+                msgs.append(json.loads(m[2]))
+            return any(x["oper"] == "DELETE" and x["type"] == "virtual_network"
+                       and x["uuid"] == vn["uuid"] for x in msgs)
+        poll(got_delete, 15, "the DELETE of the network on the exchange", interval=0.1)
+        mine = [x for x in msgs if x["uuid"] == vn["uuid"]]
+        assert [x["oper"] for x in mine] == ["CREATE", "UPDATE", "DELETE"], mine
+        create, update, delete = mine
+        for m in mine:
+            assert m["type"] == "virtual_network" and m["fq_name"] == vn["fq_name"], m
+            assert m["request-id"].startswith("req-"), m
+        assert create["obj_dict"]["uuid"] == vn["uuid"]
+        assert create["obj_dict"]["fq_name"] == vn["fq_name"]
+        assert create["obj_dict"]["parent_type"] == "project"
+        assert "obj_dict" not in update
+        assert delete["obj_dict"]["display_name"] == "renamed", delete
+        # The primary routing instance came and went with the network.
+        ri = [x for x in msgs if x["type"] == "routing_instance"
+              and x["fq_name"][:-1] == vn["fq_name"]]
+        assert [x["oper"] for x in ri] == ["CREATE", "DELETE"], ri
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # Concurrent writers on two API servers
 
