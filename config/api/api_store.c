@@ -273,6 +273,21 @@ api_ref_find(const struct api_obj *from, const struct api_obj *to)
     return NULL;
 }
 
+/* Takes O out of its parent's children, the indexes and its type's list. */
+static void
+obj_unindex(struct api_store *s, struct api_obj *o)
+{
+    if (o->parent) {
+        list_remove(&o->child_node);
+    }
+    hmap_remove(&s->by_uuid, &o->uuid_node);
+    hmap_remove(&s->by_fq, &o->fq_node);
+    list_remove(&o->type_node);
+    api_store_type(s, o->ident)->count--;
+    s->n_objs--;
+    s->n_objs_gauge = (int64_t) s->n_objs;
+}
+
 void
 api_obj_delete(struct api_txn *t, struct api_obj *o)
 {
@@ -285,15 +300,7 @@ api_obj_delete(struct api_txn *t, struct api_obj *o)
     LIST_FOR_EACH_SAFE (r, to_node, &o->back_refs) {
         api_ref_remove(t, r);
     }
-    if (o->parent) {
-        list_remove(&o->child_node);
-    }
-    hmap_remove(&s->by_uuid, &o->uuid_node);
-    hmap_remove(&s->by_fq, &o->fq_node);
-    list_remove(&o->type_node);
-    api_store_type(s, o->ident)->count--;
-    s->n_objs--;
-    s->n_objs_gauge = (int64_t) s->n_objs;
+    obj_unindex(s, o);
     o->deleted = true;
     if (t->n_dead == t->alloc_dead) {
         t->alloc_dead = t->alloc_dead ? 2 * t->alloc_dead : 4;
@@ -816,15 +823,7 @@ obj_remove(struct api_store *s, struct api_obj *o)
         list_init(&c->child_node);
         c->parent = NULL;
     }
-    if (o->parent) {
-        list_remove(&o->child_node);
-    }
-    hmap_remove(&s->by_uuid, &o->uuid_node);
-    hmap_remove(&s->by_fq, &o->fq_node);
-    list_remove(&o->type_node);
-    api_store_type(s, o->ident)->count--;
-    s->n_objs--;
-    s->n_objs_gauge = (int64_t) s->n_objs;
+    obj_unindex(s, o);
     obj_free(s, o);
 }
 

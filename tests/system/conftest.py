@@ -92,8 +92,56 @@ def tail(path, lines=40):
     return "\n".join(all_lines[-lines:])
 
 
-class ApiServer:
+class Daemon:
+    """The process side of a daemon under test: self.proc (a Popen registered in _live) and
+    self.name (for messages)."""
+
+    proc = None
+    name = "daemon"
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _reap(self):
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            with _live_lock:
+                _live.discard(self.proc)
+
+    def kill(self, sig=signal.SIGKILL):
+        """Sends SIG (default SIGKILL) to our process and reaps it."""
+        if self.alive():
+            self.proc.send_signal(sig)
+        self._reap()
+
+    def stop(self):
+        """SIGTERM, then SIGKILL if it does not exit within 10 s.  Returns an error text if
+        the daemon did not exit cleanly (status 0) on SIGTERM or had died of something else
+        than SIGKILL (under the sanitizer build a leak shows up here), else None."""
+        problem = None
+        if self.alive():
+            self.proc.terminate()
+            try:
+                rc = self.proc.wait(timeout=10)
+                if rc != 0:
+                    problem = f"{self.name} exited with status {rc} on SIGTERM"
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                problem = f"{self.name} did not exit within 10 s of SIGTERM"
+        elif self.proc is not None and self.proc.returncode not in (None, 0, -signal.SIGKILL):
+            problem = f"{self.name} died with status {self.proc.returncode}"
+        self._reap()
+        return problem
+
+
+class ApiServer(Daemon):
     """One contrail-api process with its own directory, DB and ports."""
+
+    name = "contrail-api"
 
     def __init__(self, workdir, use_conf_file=False, extra_args=(), options=None):
         self.more_options = dict(options or {})
@@ -182,41 +230,6 @@ class ApiServer:
             raise RuntimeError(f"contrail-api did not answer GET / within {START_TIMEOUT}s:\n"
                                + self.diagnostics())
         return state == "up"
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def _reap(self):
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            with _live_lock:
-                _live.discard(self.proc)
-
-    def kill(self, sig=signal.SIGKILL):
-        """Sends SIG (default SIGKILL) to our process and reaps it."""
-        if self.alive():
-            self.proc.send_signal(sig)
-        self._reap()
-
-    def stop(self):
-        """SIGTERM, then SIGKILL if it does not exit within 10 s.  Returns an error text if
-        the daemon did not exit cleanly (status 0) on SIGTERM, else None."""
-        problem = None
-        if self.alive():
-            self.proc.terminate()
-            try:
-                rc = self.proc.wait(timeout=10)
-                if rc != 0:
-                    problem = f"contrail-api exited with status {rc} on SIGTERM"
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                problem = "contrail-api did not exit within 10 s of SIGTERM"
-        self._reap()
-        return problem
 
     def restart(self, hard=True):
         """Kills the daemon (SIGKILL unless HARD is false) and starts it again on the same DB."""

@@ -12,7 +12,6 @@ Environment
 """
 
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -21,8 +20,8 @@ from pathlib import Path
 
 import requests
 
-from conftest import (BUILD_DIR, HTTP_TIMEOUT, HttpClient, _live, _live_lock, describe,
-                      free_port, poll, tail)
+from conftest import (BUILD_DIR, HTTP_TIMEOUT, Daemon, HttpClient, _live, _live_lock,
+                      describe, free_port, poll, tail)
 
 DISC_BIN = Path(os.environ.get("CONTRAIL_DISCOVERY_BIN",
                                BUILD_DIR / "config" / "discovery" / "contrail-discovery"))
@@ -32,11 +31,6 @@ START_TIMEOUT = 20.0
 def _register(proc):
     with _live_lock:
         _live.add(proc)
-
-
-def _unregister(proc):
-    with _live_lock:
-        _live.discard(proc)
 
 
 def _free_ports(n):
@@ -50,7 +44,7 @@ def _free_ports(n):
 # The daemon
 
 
-class Discovery:
+class Discovery(Daemon):
     """One contrail-discovery process with its own directory and ports.
 
     HC_INTERVAL, HC_MAX_MISS, TTL_MIN, TTL_MAX are passed as options; ZK is a ZooKeeper connect
@@ -170,40 +164,7 @@ class Discovery:
             raise RuntimeError(f"contrail-discovery did not answer GET {path} within "
                                f"{START_TIMEOUT}s:\n" + self.diagnostics())
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def _reap(self):
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            _unregister(self.proc)
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.alive():
-            self.proc.send_signal(sig)
-        self._reap()
-
-    def stop(self):
-        """SIGTERM, then SIGKILL after 10 s.  Returns an error text unless the daemon exited
-        with status 0 (under the sanitizer build a leak shows up here), else None."""
-        problem = None
-        if self.alive():
-            self.proc.terminate()
-            try:
-                rc = self.proc.wait(timeout=10)
-                if rc != 0:
-                    problem = f"contrail-discovery exited with status {rc} on SIGTERM"
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                problem = "contrail-discovery did not exit within 10 s of SIGTERM"
-        elif self.proc is not None and self.proc.returncode not in (None, 0, -signal.SIGKILL):
-            problem = f"contrail-discovery died with status {self.proc.returncode}"
-        self._reap()
-        return problem
+    name = "contrail-discovery"
 
     def diagnostics(self):
         rc = None if self.proc is None else self.proc.poll()

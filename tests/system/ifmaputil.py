@@ -8,7 +8,6 @@ SOAP 1.2 client (sessions, publish, search, subscribe, poll) over HTTPS.
 """
 
 import os
-import signal
 import subprocess
 import threading
 import xml.etree.ElementTree as ET
@@ -18,7 +17,7 @@ from xml.sax.saxutils import quoteattr
 import requests
 import urllib3
 
-from conftest import BUILD_DIR, _live, _live_lock, free_port, poll, tail
+from conftest import BUILD_DIR, Daemon, _live, _live_lock, free_port, poll, tail
 
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
@@ -36,7 +35,9 @@ TIMEOUT = 15.0
 # The daemon
 
 
-class IfmapServer:
+class IfmapServer(Daemon):
+    name = "ifmap-server"
+
     def __init__(self, workdir, extra_args=(), tls=True):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -85,41 +86,6 @@ class IfmapServer:
                 return self
             self._reap()
         raise RuntimeError("ifmap-server failed to start:\n" + self.diagnostics())
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL, and reap."""
-        if self.alive():
-            self.proc.kill()
-        self._reap()
-
-    def _reap(self):
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            with _live_lock:
-                _live.discard(self.proc)
-
-    def stop(self):
-        problem = None
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(timeout=10)
-                if rc != 0:
-                    problem = f"ifmap-server exited with status {rc} on SIGTERM"
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                problem = "ifmap-server did not exit within 10 s of SIGTERM"
-        elif self.proc is not None:
-            problem = f"ifmap-server died (status {self.proc.returncode})"
-        self._reap()
-        return problem
 
     def diagnostics(self):
         return (f"--- stdout/stderr:\n{tail(self.out)}\n--- log:\n{tail(self.log)}")

@@ -9,7 +9,6 @@ losing the whole ensemble gives 503 until it is back; contrail-api configured wi
 servers keeps its ApiServer published and heartbeating when one of them dies."""
 
 import collections
-import json
 import threading
 import time
 import uuid
