@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http.h"
 #include "list.h"
 #include "log.h"
 #include "mem.h"
@@ -567,7 +568,11 @@ dispatch_cb(evutil_socket_t fd, short what, void *aux)
         conn->call = call;
         struct evhttp_request *req = new_request(c, conn->ep, call->body, on_reply, call);
         evhttp_request_set_error_cb(req, on_error);
-        if (evhttp_make_request(conn->evcon, req, EVHTTP_REQ_POST, call->path)) {
+        int failed = evhttp_make_request(conn->evcon, req, EVHTTP_REQ_POST, call->path);
+        if (!failed) {
+            http_connection_nodelay(conn->evcon);
+        }
+        if (failed) {
             /* Could not even start connecting: as a refusal, on a fresh connection. */
             call->conn = NULL;
             conn_drop(conn);
@@ -820,7 +825,9 @@ etcd_stream_open(struct etcd_client *c, const char *path, json_t *body,
     xfree(text);
     evhttp_request_set_chunked_cb(req, stream_chunk);
     evhttp_request_set_error_cb(req, stream_error);
-    if (evhttp_make_request(s->evcon, req, EVHTTP_REQ_POST, path)) {
+    if (!evhttp_make_request(s->evcon, req, EVHTTP_REQ_POST, path)) {
+        http_connection_nodelay(s->evcon);
+    } else {
         /* Reported as a refused connection, from the loop like every end. */
         s->fail_ev = event_new(c->base, -1, 0, stream_fail_cb, s);
         event_active(s->fail_ev, 0, 0);

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "json_util.h"
 #include "log.h"
@@ -118,10 +121,22 @@ http_req_free(struct http_req *r)
     mem_free(&mem_type_http_req, r);
 }
 
+void
+http_connection_nodelay(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+}
+
 static void
 http_dispatch(struct evhttp_request *ev, void *aux)
 {
     struct http_server *s = aux;
+    http_connection_nodelay(evhttp_request_get_connection(ev));
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;

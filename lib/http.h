@@ -73,4 +73,10 @@ void http_reply_text(struct http_req *, int status, const char *fmt, ...)
 /* The reason phrase of STATUS. */
 const char *http_status_reason(int status);
 
+/* Turns Nagle's algorithm off on CONN's socket (no-op while it has none): requests and
+ * answers are small and written in pieces, and Nagle's algorithm meeting the peer's delayed
+ * acknowledgements costs 40 ms a round trip.  Used by every HTTP client and server here. */
+struct evhttp_connection;
+void http_connection_nodelay(struct evhttp_connection *);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http.h"
 #include "mem.h"
 #include "tls.h"
 
@@ -250,6 +251,7 @@ http_client_request_full(struct http_client *c, const char *method, const char *
         mem_free(&mem_type_client, p);
         return EIO;
     }
+    http_connection_nodelay(c->conn);
     return 0;
 }
 
