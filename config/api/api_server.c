@@ -383,6 +383,7 @@ struct pending_reply {
 };
 
 static void gate_enqueue(struct api_server *, struct http_req *, int tries);
+static void gate_retry_later(struct api_server *, struct http_req *, int tries);
 
 static void
 pending_done(void *aux, int error)
@@ -397,10 +398,12 @@ pending_done(void *aux, int error)
         json_decref(p->body);
     } else if (error == EEXIST && p->tries < API_MAX_TRIES) {
         /* Another API server changed what the request depended on; the change has been
-         * undone here.  Run the request again on the store's current content. */
+         * undone here.  Run the request again on the store's current content, after a
+         * random pause growing with the tries, so that two servers allocating the same
+         * next id do not collide again in step. */
         srv->n_retries++;
         json_decref(p->body);
-        gate_enqueue(srv, p->req, p->tries + 1);
+        gate_retry_later(srv, p->req, p->tries + 1);
     } else if (error == EEXIST) {
         http_reply_text(p->req, 409, "Conflict: the objects changed concurrently on another "
                         "API server %d times; try again", API_MAX_TRIES);
@@ -1766,6 +1769,34 @@ gate_enqueue(struct api_server *srv, struct http_req *req, int tries)
     g->tries = tries;
     list_push_back(&srv->gate_wait, &g->node);
     gate_pump(srv);
+}
+
+struct gate_retry {
+    struct api_server *srv;
+    struct http_req *req;
+    int tries;
+    struct event *ev;
+};
+
+static void
+gate_retry_cb(evutil_socket_t fd, short what, void *aux)
+{
+    struct gate_retry *r = aux;
+    gate_enqueue(r->srv, r->req, r->tries);
+    event_free(r->ev);
+    mem_free(&mem_type_api, r);
+}
+
+static void
+gate_retry_later(struct api_server *srv, struct http_req *req, int tries)
+{
+    struct gate_retry *r = mem_zalloc(&mem_type_api, sizeof *r);
+    r->srv = srv;
+    r->req = req;
+    r->tries = tries;
+    r->ev = event_new(srv->base, -1, 0, gate_retry_cb, r);
+    struct timeval tv = { 0, (suseconds_t) (random() % (1000 * tries)) };
+    event_add(r->ev, &tv);
 }
 
 static void

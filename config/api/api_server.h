@@ -44,7 +44,7 @@ struct api_server {
 };
 
 /* Times a request is run again after conflicts with other API servers before 409. */
-#define API_MAX_TRIES 10
+#define API_MAX_TRIES 20
 
 /* An error from a pipeline step: HTTP status and the message for the body. */
 struct api_err {
