@@ -238,6 +238,13 @@ st_api_delete(struct st_api *a, const char *type, const char *uuid, st_api_done_
 }
 
 void
+st_api_list(struct st_api *a, const char *type, st_api_done_fn *done, void *aux)
+{
+    submit(a, ST_API_READ, type, "GET", mem_asprintf(&mem_type_st_api, "/%ss?detail=true", type),
+           NULL, done, aux);
+}
+
+void
 st_api_fqname_to_id(struct st_api *a, const char *type, const json_t *fq_name,
                     st_api_done_fn *done, void *aux)
 {

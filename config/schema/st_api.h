@@ -46,6 +46,8 @@ void st_api_update(struct st_api *, const char *type, const char *uuid, const js
 /* DELETE /<type>/<uuid>. */
 void st_api_delete(struct st_api *, const char *type, const char *uuid,
                    st_api_done_fn *, void *aux);
+/* GET /<type>s?detail=true (every object of TYPE, in full). */
+void st_api_list(struct st_api *, const char *type, st_api_done_fn *, void *aux);
 /* POST /fqname-to-id {"type": TYPE, "fq_name": FQ_NAME}. */
 void st_api_fqname_to_id(struct st_api *, const char *type, const json_t *fq_name,
                          st_api_done_fn *, void *aux);

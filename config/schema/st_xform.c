@@ -64,6 +64,9 @@ struct st_xform {
     struct st_rtalloc rtalloc;
     json_t *rev;                /* Network name -> {fq_str of networks whose conns name it}. */
     json_t *user_rts;           /* Route-target name -> number of networks listing it. */
+    json_t *rt_reg;             /* Route-target objects known to exist in the API: name -> uuid
+                                 * (IF-MAP shows only those something refers to). */
+    bool activating;            /* Listing the route targets before becoming active. */
     json_t *force_conns;        /* Instances whose connection list must be written even if
                                  * the graph shows it right (see eval_ri). */
     json_t *tmp_policy_vns;     /* During one evaluation: policy -> its networks. */
@@ -72,10 +75,12 @@ struct st_xform {
     struct event *kick, *settle, *recheck;
 
     uint64_t n_evals, n_errors, n_reconciles, n_items, n_bad_items;
+    uint64_t n_ops;             /* Writes not finished (in flight or waiting to retry). */
 };
 
 static void enqueue(struct st_xform *, struct st_obj *);
 static void enqueue_name(struct st_xform *, const struct schema_ident *, const char *fq_str);
+static void enqueue_rt(struct st_xform *, const char *name);
 static void maybe_activate(struct st_xform *);
 static void graph_changed(void *aux, struct st_obj *, enum st_change, const char *field,
                           struct st_obj *other);
@@ -163,7 +168,7 @@ user_rts_add(struct st_xform *x, const json_t *names, int delta)
         } else {
             json_object_del(x->user_rts, name);
             if (x->active) {
-                enqueue_name(x, x->rt_id, name);
+                enqueue_rt(x, name);
             }
         }
     }
@@ -238,6 +243,7 @@ reset_state(struct st_xform *x)
     json_object_clear(x->rev);
     json_object_clear(x->user_rts);
     json_object_clear(x->force_conns);
+    json_object_clear(x->rt_reg);
     st_rtalloc_clear(&x->rtalloc);
 }
 
@@ -305,20 +311,13 @@ str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Rebuilds the allocator from the graph: every route-target object in the allocator's range
- * holds its number, and each primary instance claims the allocated-looking target it refers
+/* Rebuilds the allocator from the graph (the route-target objects in the allocator's range
+ * already hold their numbers, see rt_reg_add): each primary instance claims the allocated-looking target it refers
  * to (in name order, so that a number two instances refer to stays with the first). */
 static void
 rebuild_allocator(struct st_xform *x)
 {
-    st_rtalloc_clear(&x->rtalloc);
     struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->rt_id)) {
-        uint32_t n = st_rtalloc_parse(o->fq_str, NULL);
-        if (n && st_obj_exists(o)) {
-            st_rtalloc_hold(&x->rtalloc, n, true);
-        }
-    }
     size_t n_ri = 0;
     LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
         n_ri++;
@@ -401,6 +400,41 @@ enqueue_all(struct st_xform *x, const struct schema_ident *id)
     }
 }
 
+/* Route target NAME, visible in the graph or not (an unreferenced one is not). */
+static void
+enqueue_rt(struct st_xform *x, const char *name)
+{
+    json_t *fq = xjson_pack("[s]", name);
+    struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
+    json_decref(fq);
+    enqueue(x, rt);
+    st_graph_maybe_free(x->graph, rt);
+}
+
+static bool
+rt_known(const struct st_xform *x, const char *name)
+{
+    return json_object_get(x->rt_reg, name) != NULL;
+}
+
+static void
+rt_reg_add(struct st_xform *x, const char *name, const char *uuid)
+{
+    if (!rt_known(x, name)) {
+        st_rtalloc_hold(&x->rtalloc, st_rtalloc_parse(name, NULL), true);
+    }
+    json_object_set_new(x->rt_reg, name, json_string(uuid));
+}
+
+static void
+rt_reg_del(struct st_xform *x, const char *name)
+{
+    if (rt_known(x, name)) {
+        json_object_del(x->rt_reg, name);
+        st_rtalloc_hold(&x->rtalloc, st_rtalloc_parse(name, NULL), false);
+    }
+}
+
 /* The primary instance of the network named NAME. */
 static void
 enqueue_vn_ri(struct st_xform *x, const char *name)
@@ -440,6 +474,7 @@ op_new(struct st_xform *x, struct st_obj *o, int kind, const char *type, json_t 
     op->body = body;
     op->waiters = json_array();
     o->busy++;
+    x->n_ops++;
     return op;
 }
 
@@ -452,6 +487,7 @@ op_wait(struct st_op *op, const struct st_obj *o)
 static void
 op_free(struct st_op *op)
 {
+    op->x->n_ops--;
     json_decref(op->body);
     json_decref(op->waiters);
     mem_free(&mem_type_st_xform, op->type);
@@ -558,6 +594,9 @@ lookup_answered(void *aux, int status, const json_t *reply, const char *text)
     struct st_xform *x = op->x;
     if (op->generation == x->generation && status == 200) {
         const char *uuid = json_string_value(json_object_get(reply, "uuid"));
+        if (uuid && op->obj->ident == x->rt_id) {
+            rt_reg_add(x, op->obj->fq_str, uuid);
+        }
         if (uuid && !st_obj_exists(op->obj)) {
             st_graph_set_uuid(x->graph, op->obj, uuid);
         }
@@ -589,6 +628,9 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
                 json_decref(pfq);
             }
             apply_body(x, o, op->body);
+            if (uuid && o->ident == x->rt_id) {
+                rt_reg_add(x, o->fq_str, uuid);
+            }
             st_graph_set_uuid(x->graph, o, uuid ? uuid : "00000000-0000-0000-0000-000000000000");
             break;
         }
@@ -596,6 +638,9 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
             apply_body(x, o, op->body);
             break;
         case OP_DELETE:
+            if (o->ident == x->rt_id) {
+                rt_reg_del(x, o->fq_str);
+            }
             st_graph_forget(x->graph, o);
             break;
         case OP_LOOKUP:
@@ -608,8 +653,29 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
         st_api_fqname_to_id(x->api, op->type, o->fq_name, lookup_answered, op);
     } else if (status == 404 && (op->kind == OP_UPDATE || op->kind == OP_DELETE)) {
         /* Gone already. */
+        if (o->ident == x->rt_id) {
+            rt_reg_del(x, o->fq_str);
+        }
         st_graph_forget(x->graph, o);
         op_finish(op, false);
+    } else if (status == 409 && op->kind == OP_DELETE) {
+        /* Still referred to by something we do not see: leave it. */
+        LOG_INFO("not deleting %s %s: %.200s", o->ident->name, o->fq_str, text ? text : "");
+        op_finish(op, false);
+    } else if (op->kind == OP_UPDATE && o->ident == x->ri_id) {
+        /* A route target we believed in may be gone: forget those the graph does not show,
+         * so that the next evaluation creates them. */
+        size_t i;
+        json_t *e;
+        json_array_foreach (json_object_get(op->body, "route_target_refs"), i, e) {
+            const char *name = json_string_value(json_array_get(json_object_get(e, "to"), 0));
+            struct st_obj *rt = name ? find(x, x->rt_id, name) : NULL;
+            if (name && (!rt || !st_obj_exists(rt))) {
+                rt_reg_del(x, name);
+            }
+        }
+        LOG_WARN("update %s failed (%d): %.200s", o->fq_str, status, text ? text : "");
+        op_finish(op, true);
     } else {
         LOG_WARN("%s %s failed (%d): %.200s",
                  op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
@@ -648,14 +714,21 @@ write_update(struct st_xform *x, struct st_obj *o, json_t *body, const struct st
 }
 
 static void
-write_delete(struct st_xform *x, struct st_obj *o, const struct st_obj *waiter)
+write_delete_uuid(struct st_xform *x, struct st_obj *o, const char *uuid,
+                  const struct st_obj *waiter)
 {
     if (!may_write(x)) {
         return;
     }
     struct st_op *op = op_new(x, o, OP_DELETE, o->ident->name, NULL);
     op_wait(op, waiter);
-    st_api_delete(x->api, o->ident->name, o->uuid, op_answered, op);
+    st_api_delete(x->api, o->ident->name, uuid, op_answered, op);
+}
+
+static void
+write_delete(struct st_xform *x, struct st_obj *o, const struct st_obj *waiter)
+{
+    write_delete_uuid(x, o, o->uuid, waiter);
 }
 
 /* ---- ACLs. ---- */
@@ -1121,12 +1194,12 @@ refs_body(const struct want_ref *want, size_t n)
 static bool
 ensure_rt(struct st_xform *x, const char *name, struct st_obj *ri)
 {
+    if (rt_known(x, name)) {
+        return true;
+    }
     json_t *fq = xjson_pack("[s]", name);
     struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
     json_decref(fq);
-    if (st_obj_exists(rt)) {
-        return true;
-    }
     if (rt->xf) {
         op_wait(rt->xf, ri);        /* A create is in flight. */
     } else if (!rt->busy) {
@@ -1149,7 +1222,7 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
         if (n && !st_obj_exists(ri)) {
             st_rtalloc_release(&x->rtalloc, ri->fq_str);
             char *name = rt_name(x->asn, n);
-            enqueue_name(x, x->rt_id, name);
+            enqueue_rt(x, name);
             xfree(name);
         }
         return;
@@ -1192,7 +1265,10 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
                 missing = true;
                 continue;
             }
-            rts[n_rts].to = find(x, x->rt_id, name);
+            json_t *fq = xjson_pack("[s]", name);
+            rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
+            json_decref(fq);
+            rts[n_rts].to->busy++;      /* Held until the end of the evaluation. */
             rts[n_rts].attr = k > 0 ? xjson_pack("{ss}", "import_export", modes[k])
                                     : json_object();
             n_rts++;
@@ -1288,6 +1364,8 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
     }
     for (size_t i = 0; i < n_rts; i++) {
         json_decref(rts[i].attr);
+        rts[i].to->busy--;
+        st_graph_maybe_free(x->graph, rts[i].to);
     }
     for (size_t i = 0; i < n_conn; i++) {
         json_decref(conns[i].attr);
@@ -1315,7 +1393,8 @@ rt_needed(const struct st_xform *x, const struct st_obj *rt)
 static void
 eval_rt(struct st_xform *x, struct st_obj *rt)
 {
-    if (!st_obj_exists(rt) || rt->busy || rt_needed(x, rt)) {
+    const char *uuid = json_string_value(json_object_get(x->rt_reg, rt->fq_str));
+    if (!uuid || rt->busy || rt_needed(x, rt)) {
         return;
     }
     struct st_ref *r;
@@ -1326,13 +1405,16 @@ eval_rt(struct st_xform *x, struct st_obj *rt)
             return;
         }
     }
-    write_delete(x, rt, rt);
+    char *u = xstrdup(uuid);
+    write_delete_uuid(x, rt, u, rt);
+    xfree(u);
 }
 
 static void
 evaluate(struct st_xform *x, struct st_obj *o)
 {
     x->n_evals++;
+    LOG_DEBUG("evaluate %s %s%s", o->ident->name, o->fq_str, st_obj_exists(o) ? "" : " (gone)");
     if (o->ident == x->vn_id) {
         eval_vn(x, o);
     } else if (o->ident == x->sg_id) {
@@ -1367,6 +1449,13 @@ run(evutil_socket_t fd, short what, void *aux)
 
 /* ---- Activation. ---- */
 
+struct activation {
+    struct st_xform *x;
+    uint64_t generation;
+};
+
+static void listed_rts(void *aux, int status, const json_t *reply, const char *text);
+
 static void
 maybe_activate(struct st_xform *x)
 {
@@ -1381,22 +1470,78 @@ maybe_activate(struct st_xform *x)
         return;
     }
     if (!want) {
-        LOG_NOTICE("inactive (leader %d, graph complete %d)", x->leader, x->synced);
+        if (x->active) {
+            LOG_NOTICE("inactive (leader %d, graph complete %d)", x->leader, x->synced);
+        }
         x->active = false;
         reset_state(x);
         return;
     }
+    if (!x->activating) {
+        /* Route targets nothing refers to are not in the IF-MAP graph: list them from the
+         * API first, so that their numbers stay taken and stale ones can go. */
+        x->activating = true;
+        struct activation *a = mem_zalloc(&mem_type_st_xform, sizeof *a);
+        a->x = x;
+        a->generation = x->generation;
+        st_api_list(x->api, x->rt_id->name, listed_rts, a);
+    }
+}
+
+static void
+listed_rts(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct activation *a = aux;
+    struct st_xform *x = a->x;
+    bool current = a->generation == x->generation;
+    mem_free(&mem_type_st_xform, a);
+    x->activating = false;
+    if (!current) {
+        maybe_activate(x);
+        return;
+    }
+    bool lease = !x->guard || x->guard(x->guard_aux);
+    if (!(x->leader && lease && x->synced && st_api_has_server(x->api)) || x->active) {
+        return;
+    }
+    if (status != 200) {
+        LOG_WARN("cannot list route targets (%d): retrying", status);
+        struct timeval tv = { 1, 0 };
+        event_add(x->recheck, &tv);
+        return;
+    }
     reset_state(x);
     x->asn = graph_asn(x);
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(reply, "route-targets"), i, e) {
+        const json_t *o = json_object_get(e, "route-target");
+        const char *name = json_string_value(json_array_get(json_object_get(o, "fq_name"), 0));
+        const char *uuid = json_string_value(json_object_get(o, "uuid"));
+        if (name && uuid) {
+            rt_reg_add(x, name, uuid);
+        }
+    }
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->rt_id)) {
+        if (st_obj_exists(o)) {
+            rt_reg_add(x, o->fq_str, o->uuid);
+        }
+    }
     rebuild_allocator(x);
     x->active = true;
     x->n_reconciles++;
-    LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated)",
-               st_graph_count(x->graph), x->asn, x->rtalloc.n_owned);
+    LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated, %zu "
+               "route-target objects)", st_graph_count(x->graph), x->asn, x->rtalloc.n_owned,
+               json_object_size(x->rt_reg));
     enqueue_all(x, x->vn_id);
     enqueue_all(x, x->sg_id);
     enqueue_all(x, x->ri_id);
-    enqueue_all(x, x->rt_id);
+    const char *k;
+    json_t *v;
+    json_object_foreach (x->rt_reg, k, v) {
+        enqueue_rt(x, k);
+    }
 }
 
 /* ---- The reaction map. ---- */
@@ -1439,11 +1584,8 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
               struct st_obj *other)
 {
     struct st_xform *x = aux;
-    if (o->ident == x->rt_id && what == ST_CHANGE_EXISTS) {
-        uint32_t n = st_rtalloc_parse(o->fq_str, NULL);
-        if (n && x->active) {
-            st_rtalloc_hold(&x->rtalloc, n, st_obj_exists(o));
-        }
+    if (o->ident == x->rt_id && what == ST_CHANGE_EXISTS && st_obj_exists(o) && x->active) {
+        rt_reg_add(x, o->fq_str, o->uuid);
     }
     if (!x->active) {
         return;
@@ -1607,6 +1749,7 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->rev = json_object();
     x->user_rts = json_object();
     x->force_conns = json_object();
+    x->rt_reg = json_object();
     x->asn = DEFAULT_ASN;
     list_init(&x->q1);
     list_init(&x->q2);
@@ -1630,6 +1773,7 @@ st_xform_destroy(struct st_xform *x)
     json_decref(x->rev);
     json_decref(x->user_rts);
     json_decref(x->force_conns);
+    json_decref(x->rt_reg);
     event_free(x->kick);
     event_free(x->settle);
     event_free(x->recheck);
@@ -1734,13 +1878,27 @@ page_chains(struct http_req *req, void *aux)
     return xjson_pack("{s[]}", "chains");
 }
 
+static size_t
+list_len(const struct list *l)
+{
+    size_t n = 0;
+    for (const struct list *e = l->next; e != l; e = e->next) {
+        n++;
+    }
+    return n;
+}
+
 static json_t *
 page_counters(struct http_req *req, void *aux)
 {
     struct st_xform *x = aux;
     struct st_api_stats st;
     st_api_get_stats(x->api, &st);
-    return xjson_pack("{sbsbsbsIsIsIsIsIsisos{sIsIsIsIsIsI}sssI}",
+    size_t work = list_len(&x->q1) + list_len(&x->q2);
+    /* Idle: active with nothing to evaluate and no write outstanding. */
+    bool idle = x->active && !work && !x->n_ops;
+    return xjson_pack("{sbsIsbsbsbsIsIsIsIsIsisos{sIsIsIsIsIsI}sssI}",
+                      "idle", idle, "work_queued", (json_int_t) work,
                       "leader", x->leader, "graph_complete", x->synced, "active", x->active,
                       "evaluations", (json_int_t) x->n_evals,
                       "errors", (json_int_t) (x->n_errors + st.errors),
