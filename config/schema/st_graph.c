@@ -302,7 +302,9 @@ st_graph_forget(struct st_graph *g, struct st_obj *o)
     json_t *v;
     json_object_foreach_safe (o->props, tmp, k, v) {
         if (strcmp(k, "id_perms")) {
-            st_graph_set_prop(g, o, k, NULL);
+            char *key = mem_strdup(&mem_type_st_obj, k);   /* Freed with the member. */
+            st_graph_set_prop(g, o, key, NULL);
+            mem_free(&mem_type_st_obj, key);
         }
     }
     st_graph_set_prop(g, o, "id_perms", NULL);
