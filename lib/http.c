@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/bufferevent_ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,19 @@ struct http_server {
 };
 
 static void http_dispatch(struct evhttp_request *, void *);
+
+/* Replies go out as soon as they are written (a reply in several TLS records or writes
+ * otherwise waits for the peer's delayed ACK, about 40 ms, under Nagle's algorithm). */
+static void
+nodelay(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+}
 
 int
 http_server_create(struct event_base *base, const char *addr, int port, size_t max_body,
@@ -126,6 +141,7 @@ http_dispatch(struct evhttp_request *ev, void *aux)
     const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;
 
+    nodelay(evhttp_request_get_connection(ev));
     struct http_req *r = mem_zalloc(&mem_type_http_req, sizeof *r);
     r->ev = ev;
     r->server = s;

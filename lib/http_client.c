@@ -7,6 +7,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -244,7 +246,15 @@ http_client_request_full(struct http_client *c, const char *method, const char *
         p->next->prev = p;
     }
     c->pending = p;
-    if (evhttp_make_request(c->conn, p->req, (enum evhttp_cmd_type) type, path)) {
+    int made = evhttp_make_request(c->conn, p->req, (enum evhttp_cmd_type) type, path);
+    /* Requests go out as soon as they are written (see http.c). */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (made) {
         /* evhttp freed the request; answer asynchronously-equivalent right here. */
         pending_unlink(p);
         mem_free(&mem_type_client, p);
