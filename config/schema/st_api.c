@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "http_client.h"
 #include "json_util.h"
@@ -27,7 +28,7 @@ struct st_api_req {
     char *body;                 /* JSON text, or NULL. */
     st_api_done_fn *done;
     void *aux;
-    struct timeval sent;
+    struct timespec sent;
 };
 
 struct st_api {
@@ -144,10 +145,11 @@ answered(void *aux, int status, const char *body, size_t len)
         a->busy[r->conn] = false;
     }
     a->stats.in_flight--;
-    struct timeval now;
-    event_base_gettimeofday_cached(a->base, &now);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
     LOG_DEBUG("%s %s: %d after %.1f ms", r->method, r->path, status,
-              (now.tv_sec - r->sent.tv_sec) * 1e3 + (now.tv_usec - r->sent.tv_usec) / 1e3);
+              (double) (now.tv_sec - r->sent.tv_sec) * 1e3
+              + (double) (now.tv_nsec - r->sent.tv_nsec) / 1e6);
     if (status == 200) {
         a->stats.ops[r->op]++;
         count(a, r->type, r->op);
@@ -181,7 +183,7 @@ pump(struct st_api *a)
         a->stats.in_flight++;
         a->busy[i] = true;
         r->conn = i;
-        event_base_gettimeofday_cached(a->base, &r->sent);
+        clock_gettime(CLOCK_MONOTONIC, &r->sent);
         if (http_client_request(a->conns[i], r->method, r->path, r->body, answered, r)) {
             r->conn = -1;
             a->busy[i] = false;
