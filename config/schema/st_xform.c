@@ -23,6 +23,7 @@ static MEM_TYPE(mem_type_st_xform, "st_xform");
 #define DEFAULT_GSC "default-global-system-config"
 #define DEFAULT_ASN 64512
 #define RETRY_MS 1000
+#define LR_OWNER "logical-router:"   /* Allocator owner keys of logical routers. */
 
 /* Per-network state (st_obj.xf of a virtual-network). */
 struct st_vn {
@@ -30,6 +31,12 @@ struct st_vn {
     json_t *rt_both, *rt_import, *rt_export;    /* User route targets, normalized. */
     json_t *policies;           /* Policy names in order, for introspect. */
     size_t acl_rules;
+};
+
+/* Per-logical-router state. */
+struct st_lr {
+    json_t *vns;                /* Networks attached through its interfaces (fq strings). */
+    json_t *rts;                /* Its route targets: its own, then the configured ones. */
 };
 
 /* Per-security-group state. */
@@ -55,6 +62,7 @@ struct st_xform {
     struct st_graph *graph;
     struct st_xform_config cfg;
     const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
+    const struct schema_ident *lr_id, *vmi_id;
     st_xform_guard_fn *guard;
     void *guard_aux;
 
@@ -67,6 +75,7 @@ struct st_xform {
     json_t *rt_reg;             /* Route-target objects known to exist in the API: name -> uuid
                                  * (IF-MAP shows only those something refers to). */
     bool activating;            /* Listing the route targets before becoming active. */
+    json_t *vn_lrs;             /* Network -> {logical router: true}. */
     json_t *force_conns;        /* Instances whose connection list must be written even if
                                  * the graph shows it right (see eval_ri). */
     json_t *tmp_policy_vns;     /* During one evaluation: policy -> its networks. */
@@ -221,6 +230,37 @@ vn_state_free(struct st_xform *x, struct st_obj *vn)
     vn->xf = NULL;
 }
 
+static void
+lr_state_free(struct st_xform *x, struct st_obj *lr)
+{
+    struct st_lr *s = lr->xf;
+    if (!s) {
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach (s->vns, i, v) {
+        json_t *set = json_object_get(x->vn_lrs, json_string_value(v));
+        json_object_del(set, lr->fq_str);
+        if (set && !json_object_size(set)) {
+            json_object_del(x->vn_lrs, json_string_value(v));
+        }
+    }
+    /* The configured targets count as users' (see eval_lr). */
+    json_t *configured = json_array();
+    json_array_foreach (s->rts, i, v) {
+        if (i) {
+            json_array_append(configured, v);
+        }
+    }
+    user_rts_add(x, configured, -1);
+    json_decref(configured);
+    json_decref(s->vns);
+    json_decref(s->rts);
+    mem_free(&mem_type_st_xform, s);
+    lr->xf = NULL;
+}
+
 /* Drops the derived-state caches (before a rebuild, or when the graph goes). */
 static void
 reset_state(struct st_xform *x)
@@ -233,6 +273,9 @@ reset_state(struct st_xform *x)
         mem_free(&mem_type_st_xform, o->xf);
         o->xf = NULL;
     }
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
+        lr_state_free(x, o);
+    }
     struct list *qs[] = { &x->q1, &x->q2 };
     for (size_t i = 0; i < 2; i++) {
         while (!list_is_empty(qs[i])) {
@@ -243,6 +286,7 @@ reset_state(struct st_xform *x)
     json_object_clear(x->rev);
     json_object_clear(x->user_rts);
     json_object_clear(x->force_conns);
+    json_object_clear(x->vn_lrs);
     json_object_clear(x->rt_reg);
     st_rtalloc_clear(&x->rtalloc);
 }
@@ -357,6 +401,24 @@ rebuild_allocator(struct st_xform *x)
         json_decref(exp);
     }
     mem_free(&mem_type_st_xform, ris);
+    /* Logical routers keep the target they refer to (configured ones are below 8000000). */
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
+        if (!st_obj_exists(o)) {
+            continue;
+        }
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &o->refs) {
+            uint32_t asn, n = r->to->ident == x->rt_id ? st_rtalloc_parse(r->to->fq_str, &asn)
+                                                       : 0;
+            if (n && !st_rtalloc_owner(&x->rtalloc, n)) {
+                char owner[1024];
+                snprintf(owner, sizeof owner, LR_OWNER "%s", o->fq_str);
+                if (st_rtalloc_claim(&x->rtalloc, owner, n)) {
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /* ---- The work queue. ---- */
@@ -364,7 +426,7 @@ rebuild_allocator(struct st_xform *x)
 static bool
 first_pass(const struct st_xform *x, const struct st_obj *o)
 {
-    return o->ident == x->vn_id || o->ident == x->sg_id;
+    return o->ident == x->vn_id || o->ident == x->sg_id || o->ident == x->lr_id;
 }
 
 static void
@@ -374,7 +436,7 @@ enqueue(struct st_xform *x, struct st_obj *o)
         return;
     }
     if (o->ident != x->vn_id && o->ident != x->sg_id && o->ident != x->ri_id
-        && o->ident != x->rt_id) {
+        && o->ident != x->rt_id && o->ident != x->lr_id) {
         return;
     }
     o->queued = true;
@@ -1240,17 +1302,28 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
     }
 
     /* Route targets wanted. */
-    size_t cap = 1 + (vs ? json_array_size(vs->rt_both) + json_array_size(vs->rt_import)
-                      + json_array_size(vs->rt_export) : 0);
+    json_t *lr_rts = json_array();
+    const char *lr_name;
+    json_t *lr_v;
+    json_object_foreach (json_object_get(x->vn_lrs, vn->fq_str), lr_name, lr_v) {
+        struct st_obj *lr = find(x, x->lr_id, lr_name);
+        const struct st_lr *ls = lr ? lr->xf : NULL;
+        if (ls) {
+            json_array_extend(lr_rts, ls->rts);
+        }
+    }
+    size_t cap = 1 + json_array_size(lr_rts)
+                 + (vs ? json_array_size(vs->rt_both) + json_array_size(vs->rt_import)
+                    + json_array_size(vs->rt_export) : 0);
     struct want_ref *rts = mem_zalloc(&mem_type_st_xform, cap * sizeof *rts);
     size_t n_rts = 0;
     bool missing = false;
     char *own = rt_name(x->asn, n);
     const char *own_c = own;
-    const json_t *lists[3] = { vs ? vs->rt_both : NULL, vs ? vs->rt_import : NULL,
-                               vs ? vs->rt_export : NULL };
-    const char *modes[3] = { NULL, "import", "export" };
-    for (int k = -1; k < 3; k++) {
+    const json_t *lists[4] = { vs ? vs->rt_both : NULL, vs ? vs->rt_import : NULL,
+                               vs ? vs->rt_export : NULL, lr_rts };
+    const char *modes[4] = { NULL, "import", "export", NULL };
+    for (int k = -1; k < 4; k++) {
         size_t cnt = k < 0 ? 1 : json_array_size(lists[k]);
         for (size_t i = 0; i < cnt; i++) {
             const char *name = k < 0 ? own_c : json_string_value(json_array_get(lists[k], i));
@@ -1269,12 +1342,13 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
             rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
             json_decref(fq);
             rts[n_rts].to->busy++;      /* Held until the end of the evaluation. */
-            rts[n_rts].attr = k > 0 ? xjson_pack("{ss}", "import_export", modes[k])
-                                    : json_object();
+            rts[n_rts].attr = k > 0 && modes[k] ? xjson_pack("{ss}", "import_export", modes[k])
+                                                : json_object();
             n_rts++;
         }
     }
     xfree(own);
+    json_decref(lr_rts);
 
     /* Connections wanted: networks that pass traffic to this one and back. */
     size_t n_conn = 0, conn_cap = 8;
@@ -1382,8 +1456,13 @@ rt_needed(const struct st_xform *x, const struct st_obj *rt)
     uint32_t asn, n = st_rtalloc_parse(rt->fq_str, &asn);
     if (n && asn == x->asn) {
         const char *owner = st_rtalloc_owner(&x->rtalloc, n);
-        struct st_obj *ri = owner ? find(x, x->ri_id, owner) : NULL;
-        if (ri && st_obj_exists(ri)) {
+        struct st_obj *o = NULL;
+        if (owner && !strncmp(owner, LR_OWNER, strlen(LR_OWNER))) {
+            o = find(x, x->lr_id, owner + strlen(LR_OWNER));
+        } else if (owner) {
+            o = find(x, x->ri_id, owner);
+        }
+        if (o && st_obj_exists(o)) {
             return true;
         }
     }
@@ -1410,6 +1489,127 @@ eval_rt(struct st_xform *x, struct st_obj *rt)
     xfree(u);
 }
 
+/* Logical router LR (§6.4): its own route target (LR -> route-target), added with the
+ * configured ones to the primary instance of every network its interfaces are in. */
+static void
+eval_lr(struct st_xform *x, struct st_obj *lr)
+{
+    char owner[1024];
+    snprintf(owner, sizeof owner, LR_OWNER "%s", lr->fq_str);
+    struct st_lr *s = lr->xf;
+    json_t *old_vns = s ? json_incref(s->vns) : json_array();
+    if (!st_obj_exists(lr)) {
+        lr_state_free(x, lr);
+        uint32_t n = st_rtalloc_get(&x->rtalloc, owner);
+        if (n) {
+            st_rtalloc_release(&x->rtalloc, owner);
+            char *name = rt_name(x->asn, n);
+            enqueue_rt(x, name);
+            xfree(name);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach (old_vns, i, v) {
+            enqueue_vn_ri(x, json_string_value(v));
+        }
+        json_decref(old_vns);
+        return;
+    }
+    uint32_t n = st_rtalloc_alloc(&x->rtalloc, owner);
+    if (!n) {
+        LOG_ERR("route-target numbers exhausted for %s", lr->fq_str);
+        x->n_errors++;
+        json_decref(old_vns);
+        return;
+    }
+    char *own = rt_name(x->asn, n);
+    json_t *rts = xjson_pack("[s]", own);
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get(json_object_get(lr->props,
+                                                        "configured_route_target_list"),
+                                        "route_target"), i, v) {
+        if (json_is_string(v) && !json_has_str(rts, json_string_value(v))) {
+            json_array_append(rts, v);
+        }
+    }
+    /* Networks of its interfaces, sorted. */
+    size_t cnt = 0;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &lr->refs) {
+        cnt++;
+    }
+    const char **names = mem_zalloc(&mem_type_st_xform, (cnt + 1) * sizeof *names);
+    size_t nn = 0;
+    LIST_FOR_EACH (r, from_node, &lr->refs) {
+        if (r->to->ident != x->vmi_id || !st_obj_exists(r->to)) {
+            continue;
+        }
+        struct st_ref *vr;
+        LIST_FOR_EACH (vr, from_node, &r->to->refs) {
+            if (vr->to->ident == x->vn_id && nn < cnt) {
+                bool dup = false;
+                for (size_t j = 0; j < nn; j++) {
+                    dup |= !strcmp(names[j], vr->to->fq_str);
+                }
+                if (!dup) {
+                    names[nn++] = vr->to->fq_str;
+                }
+            }
+        }
+    }
+    qsort(names, nn, sizeof *names, str_cmp);
+    json_t *vns = json_array();
+    for (size_t j = 0; j < nn; j++) {
+        json_array_append_new(vns, json_string(names[j]));
+    }
+    mem_free(&mem_type_st_xform, names);
+    if (!s || !json_equal(s->vns, vns) || !json_equal(s->rts, rts)) {
+        lr_state_free(x, lr);
+        s = lr->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        s->vns = json_incref(vns);
+        s->rts = json_incref(rts);
+        json_t *configured = json_array();
+        json_array_foreach (rts, i, v) {
+            if (i) {
+                json_array_append(configured, v);
+            }
+        }
+        user_rts_add(x, configured, 1);
+        json_decref(configured);
+        json_array_foreach (vns, i, v) {
+            const char *vn = json_string_value(v);
+            json_t *set = json_object_get(x->vn_lrs, vn);
+            if (!set) {
+                set = json_object();
+                json_object_set_new(x->vn_lrs, vn, set);
+            }
+            json_object_set_new(set, lr->fq_str, json_true());
+            enqueue_vn_ri(x, vn);
+        }
+        json_array_foreach (old_vns, i, v) {
+            enqueue_vn_ri(x, json_string_value(v));
+        }
+    }
+    /* LR -> its own route target. */
+    if (ensure_rt(x, own, lr) && !lr->busy) {
+        json_t *fq = xjson_pack("[s]", own);
+        struct want_ref w = { st_graph_locate(x->graph, x->rt_id, fq), NULL };
+        json_decref(fq);
+        w.to->busy++;
+        if (!refs_match(lr, x->rt_id, &w, 1)) {
+            json_t *list = xjson_pack("[{sO}]", "to", w.to->fq_name);
+            write_update(x, lr, xjson_pack("{so}", "route_target_refs", list), lr);
+        }
+        w.to->busy--;
+        st_graph_maybe_free(x->graph, w.to);
+    }
+    xfree(own);
+    json_decref(rts);
+    json_decref(vns);
+    json_decref(old_vns);
+}
+
 static void
 evaluate(struct st_xform *x, struct st_obj *o)
 {
@@ -1423,6 +1623,8 @@ evaluate(struct st_xform *x, struct st_obj *o)
         eval_ri(x, o);
     } else if (o->ident == x->rt_id) {
         eval_rt(x, o);
+    } else if (o->ident == x->lr_id) {
+        eval_lr(x, o);
     }
 }
 
@@ -1536,6 +1738,7 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
                json_object_size(x->rt_reg));
     enqueue_all(x, x->vn_id);
     enqueue_all(x, x->sg_id);
+    enqueue_all(x, x->lr_id);
     enqueue_all(x, x->ri_id);
     const char *k;
     json_t *v;
@@ -1626,6 +1829,19 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         }
     } else if (o->ident == x->sg_id) {
         enqueue(x, o);
+    } else if (o->ident == x->lr_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF) {
+            enqueue(x, other);
+        }
+    } else if (o->ident == x->vmi_id) {
+        /* An interface's network changed: the routers it belongs to. */
+        struct st_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == x->lr_id) {
+                enqueue(x, r->from);
+            }
+        }
     } else if (o->ident == x->gsc_id && !strcmp(o->fq_str, DEFAULT_GSC)) {
         uint32_t asn = graph_asn(x);
         if (asn != x->asn) {
@@ -1744,11 +1960,14 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->pol_id = schema_ident(schema, "network-policy");
     x->sg_id = schema_ident(schema, "security-group");
     x->gsc_id = schema_ident(schema, "global-system-config");
+    x->lr_id = schema_ident(schema, "logical-router");
+    x->vmi_id = schema_ident(schema, "virtual-machine-interface");
     x->graph = st_graph_create(schema, graph_changed, x);
     st_rtalloc_init(&x->rtalloc);
     x->rev = json_object();
     x->user_rts = json_object();
     x->force_conns = json_object();
+    x->vn_lrs = json_object();
     x->rt_reg = json_object();
     x->asn = DEFAULT_ASN;
     list_init(&x->q1);
@@ -1773,6 +1992,7 @@ st_xform_destroy(struct st_xform *x)
     json_decref(x->rev);
     json_decref(x->user_rts);
     json_decref(x->force_conns);
+    json_decref(x->vn_lrs);
     json_decref(x->rt_reg);
     event_free(x->kick);
     event_free(x->settle);

@@ -14,6 +14,8 @@
  *     route-target objects, and the instance's references to them (InstanceTargetType: none
  *     for the allocated one and route_target_list, "import" / "export" for the
  *     import_/export_route_target_list of the network); ip-fabric and __link_local__ get none;
+ *   - a route target per logical router (§6.4), added with its configured ones to the
+ *     primary instances of the networks its interfaces are in;
  *   - references between the primary instances of every pair of networks whose policies both
  *     pass traffic to the other (§6.1);
  *   - the static and "dynamic" ACLs of each network from its policies, and the ingress / egress

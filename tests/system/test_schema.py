@@ -329,6 +329,51 @@ def test_any_connects_every_agreeing_network_of_the_project(api, st):
 
 
 # ---------------------------------------------------------------------------------------------
+# Logical routers
+
+
+def test_logical_router_target_on_its_networks(api, st):
+    t = api.project()
+    a, b, c = t.vn(unique("a")), t.vn(unique("b")), t.vn(unique("c"))
+    pa, pb = t.vmi(a), t.vmi(b)
+    lr = api.create("logical-router", {
+        "parent_type": "project", "fq_name": t.fq + [unique("lr")],
+        "configured_route_target_list": {"route_target": ["target:64512:555"]},
+        "virtual_machine_interface_refs": [{"to": pa["fq_name"]}, {"to": pb["fq_name"]}]})
+
+    def lr_target():
+        got = api.read("logical-router", lr["uuid"]).get("route_target_refs") or []
+        assert len(got) == 1 and allocated([got[0]["to"][0]]), got
+        return got[0]["to"][0]
+    rt = converge("the router's route target", lr_target)
+
+    def on(vn):
+        return ri_targets(primary_ri(api, vn["uuid"]))
+
+    def check(with_rt, without):
+        for vn in with_rt:
+            tg = on(vn)
+            assert tg.get(rt, "absent") is None and tg.get("target:64512:555", "absent") is None, tg
+        for vn in without:
+            tg = on(vn)
+            assert rt not in tg and "target:64512:555" not in tg, tg
+        return True
+    converge("the router's targets on a and b", lambda: check([a, b], [c]))
+
+    # b's interface leaves the router: b loses the targets.
+    api.update("logical-router", lr["uuid"], {"virtual_machine_interface_refs": [
+        {"to": pa["fq_name"]}]})
+    converge("b without the router's targets", lambda: check([a], [b, c]))
+
+    # The router goes: its targets leave a, and its route-target object is deleted.
+    api.remove("logical-router", lr["uuid"])
+    converge("a without the router's targets", lambda: check([], [a, b, c]))
+    converge("the router's route target deleted",
+             lambda: rt not in rt_objects(api) and "target:64512:555" not in rt_objects(api)
+             or None)
+
+
+# ---------------------------------------------------------------------------------------------
 # Security groups
 
 
