@@ -71,6 +71,18 @@ static void
 on_poll(void *aux, const struct ifmap_client_item *items, size_t n)
 {
     struct st_server *s = aux;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind == IFMAP_ITEM_ERROR) {
+            /* The server dropped the subscription (PollResultsTooBig): updates were lost, so
+             * start over from a new full search result. */
+            LOG_ERR("IF-MAP subscription dropped (%s): subscribing again",
+                    items[i].error_code ? items[i].error_code : "?");
+            st_xform_session_reset(s->xform);
+            ifmap_client_subscribe(s->ifmap, "root", VNC_IFMAP_ROOT_NAME, 255, NULL,
+                                   subscribed, s);
+            return;
+        }
+    }
     st_xform_poll(s->xform, items, n);
 }
 
