@@ -29,16 +29,19 @@ CONVERGE = 30.0
 class ConfigNode:
     """An ifmap-server and a contrail-api publishing to it."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, disc=None):
         self.dir = Path(workdir)
         self.ifmap = IfmapServer(self.dir / "ifmap")
         self.api = None
+        self.disc = disc            # "host:port" of a discovery server to publish to
 
     def start(self):
         self.ifmap.start()
-        self.api = ApiServer(self.dir / "api", options={
-            "ifmap_server_ip": "127.0.0.1", "ifmap_server_port": str(self.ifmap.port),
-            "log_level": "SYS_NOTICE"})
+        options = {"ifmap_server_ip": "127.0.0.1", "ifmap_server_port": str(self.ifmap.port),
+                   "log_level": "SYS_NOTICE"}
+        if self.disc:
+            options["disc_server_ip"] = self.disc
+        self.api = ApiServer(self.dir / "api", options=options)
         self.api.start()
         return self
 
@@ -69,13 +72,15 @@ class ConfigNode:
 class SchemaTransformer:
     """One contrail-schema process."""
 
-    def __init__(self, workdir, node, zk=None, zk_session_timeout_ms=None, extra_args=()):
+    def __init__(self, workdir, node, zk=None, zk_session_timeout_ms=None, extra_args=(),
+                 disc=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.node = node
         self.zk = zk
         self.zk_session_timeout_ms = zk_session_timeout_ms
         self.extra_args = list(extra_args)
+        self.disc = disc            # "host:port": find the servers through discovery
         self.proc = None
         self.introspect_port = None
         self.starts = 0
@@ -87,11 +92,14 @@ class SchemaTransformer:
         return f"http://127.0.0.1:{self.introspect_port}"
 
     def command(self):
-        args = [str(SCHEMA_BIN), "--api_server_ip", "127.0.0.1",
-                "--api_server_port", str(self.node.api.port),
-                "--ifmap_server_ip", "127.0.0.1",
-                "--ifmap_server_port", str(self.node.ifmap.port),
-                "--http_server_port", str(self.introspect_port),
+        if self.disc:
+            args = [str(SCHEMA_BIN), "--disc_server_ip", self.disc]
+        else:
+            args = [str(SCHEMA_BIN), "--api_server_ip", "127.0.0.1",
+                    "--api_server_port", str(self.node.api.port),
+                    "--ifmap_server_ip", "127.0.0.1",
+                    "--ifmap_server_port", str(self.node.ifmap.port)]
+        args += ["--http_server_port", str(self.introspect_port),
                 "--log_file", str(self.log),
                 "--log_level", os.environ.get("CONTRAIL_SCHEMA_LOG_LEVEL", "SYS_INFO")]
         if self.zk:

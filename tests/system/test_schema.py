@@ -11,6 +11,7 @@ import re
 import pytest
 
 from conftest import DOMAIN, poll, unique
+from discutil import Discovery
 from schemautil import CONVERGE, ConfigNode, SchemaTransformer
 from zkutil import ZkEnsemble, zookeeper_installed
 
@@ -464,6 +465,31 @@ def test_restart_with_nothing_changed_writes_nothing(node, api, st):
     st.start()
     st.wait_idle()
     assert node.api_counters() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery
+
+
+def test_servers_found_through_discovery(tmp_path):
+    disc = Discovery(tmp_path / "disc").start()
+    node = ConfigNode(tmp_path / "node", disc=disc.address).start()
+    st = SchemaTransformer(tmp_path / "st", node, disc=disc.address).start()
+    api = node.client()
+    try:
+        vn = api.project().vn()
+        converge("a route target through the servers discovery named",
+                 lambda: allocated(ri_targets(primary_ri(api, vn["uuid"]))) or None)
+        c = st.counters()
+        assert c["api_server"] == "127.0.0.1" and c["active"]
+        assert st.page("/ifmap")["port"] == node.ifmap.port
+    finally:
+        api.close()
+        problems = [p for p in (st.stop(),) if p] + node.stop()
+        p = disc.stop()
+        if p:
+            problems.append(p)
+        assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------------------------------------
