@@ -1,0 +1,2158 @@
+/* st_xform: the schema transformer's derivations (see st_xform.h). */
+#include "st_xform.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "introspect.h"
+#include "list.h"
+#include "log.h"
+#include "mem.h"
+#include "st_api.h"
+#include "st_graph.h"
+#include "st_rtalloc.h"
+#include "st_rules.h"
+
+LOG_MODULE(st_xform);
+
+static MEM_TYPE(mem_type_st_xform, "st_xform");
+
+#define IP_FABRIC_VN "default-domain:default-project:ip-fabric"
+#define LINK_LOCAL_VN "default-domain:default-project:__link_local__"
+#define DEFAULT_GSC "default-global-system-config"
+#define DEFAULT_ASN 64512
+#define RETRY_MS 1000
+#define LR_OWNER "logical-router:"   /* Allocator owner keys of logical routers. */
+
+/* Per-network state (st_obj.xf of a virtual-network). */
+struct st_vn {
+    json_t *conns;              /* Sorted network names its pass rules reach ("*": any). */
+    json_t *rt_both, *rt_import, *rt_export;    /* User route targets, normalized. */
+    json_t *policies;           /* Policy names in order, for introspect. */
+    size_t acl_rules;
+};
+
+/* Per-logical-router state. */
+struct st_lr {
+    json_t *vns;                /* Networks attached through its interfaces (fq strings). */
+    json_t *rts;                /* Its route targets: its own, then the configured ones. */
+};
+
+/* Per-security-group state. */
+struct st_sg {
+    long long id;
+};
+
+/* A write in flight. */
+struct st_op {
+    struct st_xform *x;
+    uint64_t generation;        /* The graph generation OBJ belongs to. */
+    struct st_obj *obj;         /* Held (busy) while the write is in flight. */
+    enum { OP_CREATE, OP_UPDATE, OP_DELETE, OP_LOOKUP } kind;
+    char *type;
+    json_t *body;               /* What was written. */
+    json_t *waiters;            /* [[ident, fq_str], ...] to evaluate again when answered. */
+};
+
+struct st_xform {
+    struct event_base *base;
+    const struct schema *schema;
+    struct st_api *api;
+    struct st_graph *graph;
+    struct st_xform_config cfg;
+    const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
+    const struct schema_ident *lr_id, *vmi_id;
+    st_xform_guard_fn *guard;
+    void *guard_aux;
+
+    bool leader, synced, active;
+    uint64_t generation;
+    uint32_t asn;
+    struct st_rtalloc rtalloc;
+    json_t *rev;                /* Network name -> {fq_str of networks whose conns name it}. */
+    json_t *user_rts;           /* Route-target name -> number of networks listing it. */
+    json_t *rt_reg;             /* Route-target objects known to exist in the API: name -> uuid
+                                 * (IF-MAP shows only those something refers to). */
+    bool activating;            /* Listing the route targets before becoming active. */
+    json_t *vn_lrs;             /* Network -> {logical router: true}. */
+    json_t *force_conns;        /* Instances whose connection list must be written even if
+                                 * the graph shows it right (see eval_ri). */
+    json_t *tmp_policy_vns;     /* During one evaluation: policy -> its networks. */
+
+    struct list q1, q2;         /* Networks, groups, then instances and route targets. */
+    struct event *kick, *settle, *recheck;
+
+    uint64_t n_evals, n_errors, n_reconciles, n_items, n_bad_items;
+    uint64_t n_ops;             /* Writes not finished (in flight or waiting to retry). */
+};
+
+static void enqueue(struct st_xform *, struct st_obj *);
+static void enqueue_name(struct st_xform *, const struct schema_ident *, const char *fq_str);
+static void enqueue_rt(struct st_xform *, const char *name);
+static void maybe_activate(struct st_xform *);
+static void graph_changed(void *aux, struct st_obj *, enum st_change, const char *field,
+                          struct st_obj *other);
+
+/* ---- Small helpers. ---- */
+
+static const char *
+last_name(const struct st_obj *o)
+{
+    size_t n = json_array_size(o->fq_name);
+    return n ? json_string_value(json_array_get(o->fq_name, n - 1)) : "";
+}
+
+static bool
+json_has_str(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (arr, i, v) {
+        if (!strcmp(json_string_value(v), s)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct st_obj *
+find(const struct st_xform *x, const struct schema_ident *id, const char *fq_str)
+{
+    return st_graph_find(x->graph, id, fq_str);
+}
+
+static bool
+is_vn_parent(const struct st_obj *ri)
+{
+    return ri->parent && st_obj_exists(ri->parent);
+}
+
+/* The primary routing instance of network VN, or NULL. */
+static struct st_obj *
+primary_ri(const struct st_xform *x, const struct st_obj *vn)
+{
+    struct st_obj *c;
+    LIST_FOR_EACH (c, child_node, &vn->children) {
+        if (c->ident == x->ri_id && st_obj_exists(c)
+            && json_is_true(json_object_get(c->props, "routing_instance_is_default"))) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static bool
+no_rt_network(const struct st_obj *vn)
+{
+    return !strcmp(vn->fq_str, IP_FABRIC_VN) || !strcmp(vn->fq_str, LINK_LOCAL_VN);
+}
+
+/* The project part of an fq_name string ("a:b" of "a:b:c"). */
+static bool
+same_project(const struct st_obj *a, const struct st_obj *b)
+{
+    return a->parent && a->parent == b->parent;
+}
+
+static char *
+rt_name(uint32_t asn, uint32_t n)
+{
+    return mem_asprintf(&mem_type_string, "target:%u:%u", asn, n);
+}
+
+/* ---- Allocation state. ---- */
+
+static void
+user_rts_add(struct st_xform *x, const json_t *names, int delta)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (names, i, v) {
+        const char *name = json_string_value(v);
+        json_t *c = json_object_get(x->user_rts, name);
+        json_int_t n = (c ? json_integer_value(c) : 0) + delta;
+        if (n > 0) {
+            json_object_set_new(x->user_rts, name, json_integer(n));
+        } else {
+            json_object_del(x->user_rts, name);
+            if (x->active) {
+                enqueue_rt(x, name);
+            }
+        }
+    }
+}
+
+static void
+rev_update(struct st_xform *x, const struct st_obj *vn, const json_t *old, const json_t *new_)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach (old, i, v) {
+        const char *name = json_string_value(v);
+        if (new_ && json_has_str(new_, name)) {
+            continue;
+        }
+        json_t *set = json_object_get(x->rev, name);
+        json_object_del(set, vn->fq_str);
+        if (set && !json_object_size(set)) {
+            json_object_del(x->rev, name);
+        }
+    }
+    json_array_foreach (new_, i, v) {
+        const char *name = json_string_value(v);
+        json_t *set = json_object_get(x->rev, name);
+        if (!set) {
+            set = json_object();
+            json_object_set_new(x->rev, name, set);
+        }
+        json_object_set_new(set, vn->fq_str, json_true());
+    }
+}
+
+static void
+vn_state_free(struct st_xform *x, struct st_obj *vn)
+{
+    struct st_vn *s = vn->xf;
+    if (!s) {
+        return;
+    }
+    rev_update(x, vn, s->conns, NULL);
+    user_rts_add(x, s->rt_both, -1);
+    user_rts_add(x, s->rt_import, -1);
+    user_rts_add(x, s->rt_export, -1);
+    json_decref(s->conns);
+    json_decref(s->rt_both);
+    json_decref(s->rt_import);
+    json_decref(s->rt_export);
+    json_decref(s->policies);
+    mem_free(&mem_type_st_xform, s);
+    vn->xf = NULL;
+}
+
+static void
+lr_state_free(struct st_xform *x, struct st_obj *lr)
+{
+    struct st_lr *s = lr->xf;
+    if (!s) {
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach (s->vns, i, v) {
+        json_t *set = json_object_get(x->vn_lrs, json_string_value(v));
+        json_object_del(set, lr->fq_str);
+        if (set && !json_object_size(set)) {
+            json_object_del(x->vn_lrs, json_string_value(v));
+        }
+    }
+    /* The configured targets count as users' (see eval_lr). */
+    json_t *configured = json_array();
+    json_array_foreach (s->rts, i, v) {
+        if (i) {
+            json_array_append(configured, v);
+        }
+    }
+    user_rts_add(x, configured, -1);
+    json_decref(configured);
+    json_decref(s->vns);
+    json_decref(s->rts);
+    mem_free(&mem_type_st_xform, s);
+    lr->xf = NULL;
+}
+
+/* Drops the derived-state caches (before a rebuild, or when the graph goes). */
+static void
+reset_state(struct st_xform *x)
+{
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->vn_id)) {
+        vn_state_free(x, o);
+    }
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->sg_id)) {
+        mem_free(&mem_type_st_xform, o->xf);
+        o->xf = NULL;
+    }
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
+        lr_state_free(x, o);
+    }
+    struct list *qs[] = { &x->q1, &x->q2 };
+    for (size_t i = 0; i < 2; i++) {
+        while (!list_is_empty(qs[i])) {
+            o = CONTAINER_OF(list_pop_front(qs[i]), struct st_obj, queue_node);
+            o->queued = false;
+        }
+    }
+    json_object_clear(x->rev);
+    json_object_clear(x->user_rts);
+    json_object_clear(x->force_conns);
+    json_object_clear(x->vn_lrs);
+    json_object_clear(x->rt_reg);
+    st_rtalloc_clear(&x->rtalloc);
+}
+
+static uint32_t
+graph_asn(const struct st_xform *x)
+{
+    struct st_obj *g = find(x, x->gsc_id, DEFAULT_GSC);
+    json_t *v = g ? json_object_get(g->props, "autonomous_system") : NULL;
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint32_t) json_integer_value(v)
+                                                           : DEFAULT_ASN;
+}
+
+/* The user route targets of network VN (its own props), normalized as the original:
+ * a target both imported and exported is a "both" one. */
+static void
+vn_user_rts(const struct st_obj *vn, json_t **both, json_t **imp, json_t **exp)
+{
+    static const char *const props[3] = { "route_target_list", "import_route_target_list",
+                                          "export_route_target_list" };
+    json_t *l[3];
+    for (int k = 0; k < 3; k++) {
+        l[k] = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach (json_object_get(json_object_get(vn->props, props[k]),
+                                            "route_target"), i, v) {
+            if (json_is_string(v) && !json_has_str(l[k], json_string_value(v))) {
+                json_array_append(l[k], v);
+            }
+        }
+    }
+    /* rt_list |= import & export; import -= rt_list; export -= rt_list. */
+    size_t i;
+    json_t *v;
+    json_array_foreach (l[1], i, v) {
+        if (json_has_str(l[2], json_string_value(v))
+            && !json_has_str(l[0], json_string_value(v))) {
+            json_array_append(l[0], v);
+        }
+    }
+    for (int k = 1; k < 3; k++) {
+        json_t *f = json_array();
+        json_array_foreach (l[k], i, v) {
+            if (!json_has_str(l[0], json_string_value(v))) {
+                json_array_append(f, v);
+            }
+        }
+        json_decref(l[k]);
+        l[k] = f;
+    }
+    *both = l[0];
+    *imp = l[1];
+    *exp = l[2];
+}
+
+static int
+obj_cmp(const void *a, const void *b)
+{
+    return strcmp((*(struct st_obj *const *) a)->fq_str, (*(struct st_obj *const *) b)->fq_str);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Rebuilds the allocator from the graph (the route-target objects in the allocator's range
+ * already hold their numbers, see rt_reg_add): each primary instance claims the allocated-looking target it refers
+ * to (in name order, so that a number two instances refer to stays with the first). */
+static void
+rebuild_allocator(struct st_xform *x)
+{
+    struct st_obj *o;
+    size_t n_ri = 0;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
+        n_ri++;
+    }
+    struct st_obj **ris = mem_zalloc(&mem_type_st_xform, (n_ri + 1) * sizeof *ris);
+    n_ri = 0;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
+        if (st_obj_exists(o) && is_vn_parent(o)
+            && json_is_true(json_object_get(o->props, "routing_instance_is_default"))
+            && !no_rt_network(o->parent)) {
+            ris[n_ri++] = o;
+        }
+    }
+    qsort(ris, n_ri, sizeof *ris, obj_cmp);
+    for (size_t i = 0; i < n_ri; i++) {
+        json_t *both, *imp, *exp;
+        vn_user_rts(ris[i]->parent, &both, &imp, &exp);
+        uint32_t best = 0;
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &ris[i]->refs) {
+            if (r->to->ident != x->rt_id || json_has_str(both, r->to->fq_str)
+                || json_has_str(imp, r->to->fq_str) || json_has_str(exp, r->to->fq_str)) {
+                continue;
+            }
+            uint32_t asn, n = st_rtalloc_parse(r->to->fq_str, &asn);
+            /* Prefer a target under the current ASN; then the lowest number. */
+            if (n && !(st_rtalloc_owner(&x->rtalloc, n))
+                && (!best || (asn == x->asn && n < best))) {
+                best = n;
+            }
+        }
+        if (best) {
+            st_rtalloc_claim(&x->rtalloc, ris[i]->fq_str, best);
+        }
+        json_decref(both);
+        json_decref(imp);
+        json_decref(exp);
+    }
+    mem_free(&mem_type_st_xform, ris);
+    /* Logical routers keep the target they refer to (configured ones are below 8000000). */
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
+        if (!st_obj_exists(o)) {
+            continue;
+        }
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &o->refs) {
+            uint32_t asn, n = r->to->ident == x->rt_id ? st_rtalloc_parse(r->to->fq_str, &asn)
+                                                       : 0;
+            if (n && !st_rtalloc_owner(&x->rtalloc, n)) {
+                char owner[1024];
+                snprintf(owner, sizeof owner, LR_OWNER "%s", o->fq_str);
+                if (st_rtalloc_claim(&x->rtalloc, owner, n)) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/* ---- The work queue. ---- */
+
+static bool
+first_pass(const struct st_xform *x, const struct st_obj *o)
+{
+    return o->ident == x->vn_id || o->ident == x->sg_id || o->ident == x->lr_id;
+}
+
+static void
+enqueue(struct st_xform *x, struct st_obj *o)
+{
+    if (!x->active || o->queued) {
+        return;
+    }
+    if (o->ident != x->vn_id && o->ident != x->sg_id && o->ident != x->ri_id
+        && o->ident != x->rt_id && o->ident != x->lr_id) {
+        return;
+    }
+    o->queued = true;
+    list_push_back(first_pass(x, o) ? &x->q1 : &x->q2, &o->queue_node);
+    event_active(x->kick, EV_TIMEOUT, 0);
+}
+
+static void
+enqueue_name(struct st_xform *x, const struct schema_ident *id, const char *fq_str)
+{
+    struct st_obj *o = find(x, id, fq_str);
+    if (o) {
+        enqueue(x, o);
+    }
+}
+
+static void
+enqueue_all(struct st_xform *x, const struct schema_ident *id)
+{
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, id)) {
+        enqueue(x, o);
+    }
+}
+
+/* Route target NAME, visible in the graph or not (an unreferenced one is not). */
+static void
+enqueue_rt(struct st_xform *x, const char *name)
+{
+    json_t *fq = xjson_pack("[s]", name);
+    struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
+    json_decref(fq);
+    enqueue(x, rt);
+    st_graph_maybe_free(x->graph, rt);
+}
+
+static bool
+rt_known(const struct st_xform *x, const char *name)
+{
+    return json_object_get(x->rt_reg, name) != NULL;
+}
+
+static void
+rt_reg_add(struct st_xform *x, const char *name, const char *uuid)
+{
+    if (!rt_known(x, name)) {
+        st_rtalloc_hold(&x->rtalloc, st_rtalloc_parse(name, NULL), true);
+    }
+    json_object_set_new(x->rt_reg, name, json_string(uuid));
+}
+
+static void
+rt_reg_del(struct st_xform *x, const char *name)
+{
+    if (rt_known(x, name)) {
+        json_object_del(x->rt_reg, name);
+        st_rtalloc_hold(&x->rtalloc, st_rtalloc_parse(name, NULL), false);
+    }
+}
+
+/* The primary instance of the network named NAME. */
+static void
+enqueue_vn_ri(struct st_xform *x, const char *name)
+{
+    struct st_obj *vn = find(x, x->vn_id, name);
+    struct st_obj *ri = vn ? primary_ri(x, vn) : NULL;
+    if (ri) {
+        enqueue(x, ri);
+    }
+}
+
+/* ---- Writes. ---- */
+
+static bool
+may_write(struct st_xform *x)
+{
+    if (!x->active) {
+        return false;
+    }
+    if (x->guard && !x->guard(x->guard_aux)) {
+        LOG_WARN("leadership lease not confirmed: not writing");
+        maybe_activate(x);
+        return false;
+    }
+    return true;
+}
+
+static struct st_op *
+op_new(struct st_xform *x, struct st_obj *o, int kind, const char *type, json_t *body)
+{
+    struct st_op *op = mem_zalloc(&mem_type_st_xform, sizeof *op);
+    op->x = x;
+    op->generation = x->generation;
+    op->obj = o;
+    op->kind = kind;
+    op->type = mem_strdup(&mem_type_st_xform, type);
+    op->body = body;
+    op->waiters = json_array();
+    o->busy++;
+    x->n_ops++;
+    return op;
+}
+
+static void
+op_wait(struct st_op *op, const struct st_obj *o)
+{
+    json_array_append_new(op->waiters, xjson_pack("[ss]", o->ident->name, o->fq_str));
+}
+
+static void
+op_free(struct st_op *op)
+{
+    op->x->n_ops--;
+    json_decref(op->body);
+    json_decref(op->waiters);
+    mem_free(&mem_type_st_xform, op->type);
+    mem_free(&mem_type_st_xform, op);
+}
+
+static void
+retry_fire(evutil_socket_t fd, short what, void *aux)
+{
+    struct st_op *op = aux;
+    struct st_xform *x = op->x;
+    if (op->generation == x->generation) {
+        op->obj->busy--;
+        if (op->obj->xf == op) {
+            op->obj->xf = NULL;
+        }
+        size_t i;
+        json_t *w;
+        json_array_foreach (op->waiters, i, w) {
+            enqueue_name(x, schema_ident(x->schema, json_string_value(json_array_get(w, 0))),
+                         json_string_value(json_array_get(w, 1)));
+        }
+        st_graph_maybe_free(x->graph, op->obj);
+    }
+    op_free(op);
+}
+
+/* Ends OP: evaluates its waiters again now, or after RETRY_MS when RETRY. */
+static void
+op_finish(struct st_op *op, bool retry)
+{
+    struct st_xform *x = op->x;
+    if (op->generation != x->generation) {
+        op_free(op);
+        return;
+    }
+    if (retry) {
+        x->n_errors++;
+        struct timeval tv = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000 };
+        event_base_once(x->base, -1, EV_TIMEOUT, retry_fire, op, &tv);
+        return;
+    }
+    op->obj->busy--;
+    if (op->obj->xf == op) {
+        op->obj->xf = NULL;
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach (op->waiters, i, w) {
+        enqueue_name(x, schema_ident(x->schema, json_string_value(json_array_get(w, 0))),
+                     json_string_value(json_array_get(w, 1)));
+    }
+    st_graph_maybe_free(x->graph, op->obj);
+    op_free(op);
+}
+
+/* Applies the properties and ref lists of BODY (as written) to O. */
+static void
+apply_body(struct st_xform *x, struct st_obj *o, const json_t *body)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *) body, k, v) {
+        if (!strcmp(k, "fq_name") || !strcmp(k, "parent_type")) {
+            continue;
+        }
+        const struct schema_link *l = schema_ident_ref(o->ident, k);
+        if (l) {
+            /* The list replaces all refs to that type. */
+            struct st_ref *r;
+            LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
+                if (r->to->ident != l->to) {
+                    continue;
+                }
+                bool keep = false;
+                size_t i;
+                json_t *e;
+                json_array_foreach (v, i, e) {
+                    keep |= json_equal(json_object_get(e, "to"), r->to->fq_name);
+                }
+                if (!keep) {
+                    st_graph_del_ref(x->graph, o, r->to);
+                }
+            }
+            size_t i;
+            json_t *e;
+            json_array_foreach (v, i, e) {
+                struct st_obj *t = st_graph_locate(x->graph, l->to, json_object_get(e, "to"));
+                st_graph_set_ref(x->graph, o, t, json_object_get(e, "attr"));
+            }
+        } else if (schema_ident_prop(o->ident, k)) {
+            st_graph_set_prop(x->graph, o, k, v);
+        }
+    }
+}
+
+static void
+op_answered(void *aux, int status, const json_t *reply, const char *text);
+
+static void
+lookup_answered(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct st_op *op = aux;
+    struct st_xform *x = op->x;
+    if (op->generation == x->generation && status == 200) {
+        const char *uuid = json_string_value(json_object_get(reply, "uuid"));
+        if (uuid && op->obj->ident == x->rt_id) {
+            rt_reg_add(x, op->obj->fq_str, uuid);
+        }
+        if (uuid && !st_obj_exists(op->obj)) {
+            st_graph_set_uuid(x->graph, op->obj, uuid);
+        }
+    }
+    op_finish(op, status != 200);
+}
+
+static void
+op_answered(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct st_op *op = aux;
+    struct st_xform *x = op->x;
+    if (op->generation != x->generation) {
+        op_free(op);
+        return;
+    }
+    struct st_obj *o = op->obj;
+    if (status == 200) {
+        switch (op->kind) {
+        case OP_CREATE: {
+            const char *uuid = json_string_value(
+                json_object_get(json_object_get(reply, op->type), "uuid"));
+            const char *pt = json_string_value(json_object_get(op->body, "parent_type"));
+            if (pt) {
+                json_t *pfq = json_deep_copy(o->fq_name);
+                json_array_remove(pfq, json_array_size(pfq) - 1);
+                st_graph_set_parent(x->graph, o,
+                                    st_graph_locate(x->graph, schema_ident(x->schema, pt), pfq));
+                json_decref(pfq);
+            }
+            apply_body(x, o, op->body);
+            if (uuid && o->ident == x->rt_id) {
+                rt_reg_add(x, o->fq_str, uuid);
+            }
+            st_graph_set_uuid(x->graph, o, uuid ? uuid : "00000000-0000-0000-0000-000000000000");
+            break;
+        }
+        case OP_UPDATE:
+            apply_body(x, o, op->body);
+            break;
+        case OP_DELETE:
+            if (o->ident == x->rt_id) {
+                rt_reg_del(x, o->fq_str);
+            }
+            st_graph_forget(x->graph, o);
+            break;
+        case OP_LOOKUP:
+            break;
+        }
+        op_finish(op, false);
+    } else if (status == 409 && op->kind == OP_CREATE) {
+        /* Made by someone else (a previous leader): learn its uuid and look again. */
+        op->kind = OP_LOOKUP;
+        st_api_fqname_to_id(x->api, op->type, o->fq_name, lookup_answered, op);
+    } else if (status == 404 && (op->kind == OP_UPDATE || op->kind == OP_DELETE)) {
+        /* Gone already. */
+        if (o->ident == x->rt_id) {
+            rt_reg_del(x, o->fq_str);
+        }
+        st_graph_forget(x->graph, o);
+        op_finish(op, false);
+    } else if (status == 409 && op->kind == OP_DELETE) {
+        /* Still referred to by something we do not see: leave it. */
+        LOG_INFO("not deleting %s %s: %.200s", o->ident->name, o->fq_str, text ? text : "");
+        op_finish(op, false);
+    } else if (op->kind == OP_UPDATE && o->ident == x->ri_id) {
+        /* A route target we believed in may be gone: forget those the graph does not show,
+         * so that the next evaluation creates them. */
+        size_t i;
+        json_t *e;
+        json_array_foreach (json_object_get(op->body, "route_target_refs"), i, e) {
+            const char *name = json_string_value(json_array_get(json_object_get(e, "to"), 0));
+            struct st_obj *rt = name ? find(x, x->rt_id, name) : NULL;
+            if (name && (!rt || !st_obj_exists(rt))) {
+                rt_reg_del(x, name);
+            }
+        }
+        LOG_WARN("update %s failed (%d): %.200s", o->fq_str, status, text ? text : "");
+        op_finish(op, true);
+    } else {
+        LOG_WARN("%s %s failed (%d): %.200s",
+                 op->kind == OP_CREATE ? "create" : op->kind == OP_UPDATE ? "update" : "delete",
+                 o->fq_str, status, text ? text : "");
+        op_finish(op, true);
+    }
+}
+
+/* Writes: each returns the op (for waiters), or NULL when nothing was sent. */
+static struct st_op *
+write_create(struct st_xform *x, struct st_obj *o, json_t *body, const struct st_obj *waiter)
+{
+    if (!may_write(x)) {
+        json_decref(body);
+        return NULL;
+    }
+    json_object_set(body, "fq_name", o->fq_name);
+    struct st_op *op = op_new(x, o, OP_CREATE, o->ident->name, body);
+    if (waiter) {
+        op_wait(op, waiter);
+    }
+    st_api_create_obj(x->api, o->ident->name, body, op_answered, op);
+    return op;
+}
+
+static void
+write_update(struct st_xform *x, struct st_obj *o, json_t *body, const struct st_obj *waiter)
+{
+    if (!may_write(x)) {
+        json_decref(body);
+        return;
+    }
+    struct st_op *op = op_new(x, o, OP_UPDATE, o->ident->name, body);
+    op_wait(op, waiter);
+    st_api_update(x->api, o->ident->name, o->uuid, body, op_answered, op);
+}
+
+static void
+write_delete_uuid(struct st_xform *x, struct st_obj *o, const char *uuid,
+                  const struct st_obj *waiter)
+{
+    if (!may_write(x)) {
+        return;
+    }
+    struct st_op *op = op_new(x, o, OP_DELETE, o->ident->name, NULL);
+    op_wait(op, waiter);
+    st_api_delete(x->api, o->ident->name, uuid, op_answered, op);
+}
+
+static void
+write_delete(struct st_xform *x, struct st_obj *o, const struct st_obj *waiter)
+{
+    write_delete_uuid(x, o, o->uuid, waiter);
+}
+
+/* ---- ACLs. ---- */
+
+struct acl_want {
+    const char *name;
+    json_t *entries;            /* NULL: no ACL. */
+};
+
+static uint64_t
+acl_hash_of(const struct st_obj *acl)
+{
+    json_t *h = json_object_get(acl->props, "access_control_list_hash");
+    return json_is_integer(h) ? (uint64_t) json_integer_value(h) : 0;
+}
+
+/* Makes PARENT's ACL children what WANTS says: creates, rewrites (when the hash differs) and
+ * deletes (ACLs not wanted, stray children). */
+static void
+reconcile_acls(struct st_xform *x, struct st_obj *parent, const struct acl_want *wants,
+               size_t n)
+{
+    bool seen[4] = { false };
+    struct st_obj *c;
+    LIST_FOR_EACH_SAFE (c, child_node, &parent->children) {
+        if (c->ident != x->acl_id || !st_obj_exists(c)) {
+            continue;
+        }
+        const struct acl_want *w = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!strcmp(last_name(c), wants[i].name)) {
+                w = &wants[i];
+                seen[i] = true;
+            }
+        }
+        if (c->busy) {
+            continue;
+        }
+        if (!w || !w->entries) {
+            write_delete(x, c, parent);
+        } else {
+            uint64_t h = st_rules_hash(w->entries);
+            if (acl_hash_of(c) != h) {
+                write_update(x, c, xjson_pack("{sOsI}", "access_control_list_entries",
+                                              w->entries, "access_control_list_hash",
+                                              (json_int_t) h), parent);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (seen[i] || !wants[i].entries) {
+            continue;
+        }
+        json_t *fq = json_deep_copy(parent->fq_name);
+        json_array_append_new(fq, json_string(wants[i].name));
+        struct st_obj *acl = st_graph_locate(x->graph, x->acl_id, fq);
+        json_decref(fq);
+        if (!acl->busy && !st_obj_exists(acl)) {
+            uint64_t h = st_rules_hash(wants[i].entries);
+            write_create(x, acl, xjson_pack("{sssOsI}", "parent_type", parent->ident->name,
+                                            "access_control_list_entries", wants[i].entries,
+                                            "access_control_list_hash", (json_int_t) h),
+                         parent);
+        }
+        st_graph_maybe_free(x->graph, acl);
+    }
+}
+
+/* ---- Networks. ---- */
+
+struct pol_sort {
+    struct st_rules_policy p;
+    long long major, minor;
+};
+
+static int
+pol_cmp(const void *a, const void *b)
+{
+    const struct pol_sort *p = a, *q = b;
+    if (p->major != q->major) {
+        return p->major < q->major ? -1 : 1;
+    }
+    if (p->minor != q->minor) {
+        return p->minor < q->minor ? -1 : 1;
+    }
+    return strcmp(p->p.name, q->p.name);
+}
+
+static const json_t *
+policy_vns(void *aux, const char *policy)
+{
+    struct st_xform *x = aux;
+    json_t *cached = json_object_get(x->tmp_policy_vns, policy);
+    if (cached) {
+        return cached;
+    }
+    struct st_obj *p = find(x, x->pol_id, policy);
+    if (!p || !st_obj_exists(p)) {
+        return NULL;
+    }
+    json_t *vns = json_array();
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &p->back_refs) {
+        if (r->from->ident == x->vn_id && st_obj_exists(r->from)) {
+            json_array_append_new(vns, json_string(r->from->fq_str));
+        }
+    }
+    /* Sorted, so that the expansion does not depend on arrival order. */
+    size_t n = json_array_size(vns);
+    const char **names = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *names);
+    for (size_t i = 0; i < n; i++) {
+        names[i] = json_string_value(json_array_get(vns, i));
+    }
+    qsort(names, n, sizeof *names, str_cmp);
+    json_t *sorted = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(sorted, json_string(names[i]));
+    }
+    mem_free(&mem_type_st_xform, names);
+    json_decref(vns);
+    json_object_set_new(x->tmp_policy_vns, policy, sorted);
+    return sorted;
+}
+
+static bool
+conns_has(const struct st_obj *vn, const char *name)
+{
+    const struct st_vn *s = vn->xf;
+    return s && json_has_str(s->conns, name);
+}
+
+/* Whether network A is in network B's expanded connections. */
+static bool
+in_expand(const struct st_obj *b, const struct st_obj *a)
+{
+    if (conns_has(b, a->fq_str)) {
+        return true;
+    }
+    return conns_has(b, "*") && (same_project(a, b) || conns_has(a, b->fq_str));
+}
+
+/* Enqueues the primary instances whose connections may change when network VN's
+ * connections go from OLD to NEW_ (either may be NULL), or when VN appears or goes. */
+static void
+conns_changed(struct st_xform *x, struct st_obj *vn, const json_t *old, const json_t *new_,
+              bool existence)
+{
+    struct st_obj *ri = primary_ri(x, vn);
+    if (ri) {
+        enqueue(x, ri);
+    }
+    const json_t *lists[2] = { old, new_ };
+    bool star = false;
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach (lists[k], i, v) {
+            if (!strcmp(json_string_value(v), "*")) {
+                star = true;
+            } else {
+                enqueue_vn_ri(x, json_string_value(v));
+            }
+        }
+    }
+    if (star || existence) {
+        const char *k;
+        json_t *v;
+        json_object_foreach (json_object_get(x->rev, vn->fq_str), k, v) {
+            enqueue_vn_ri(x, k);
+        }
+        if (vn->parent) {
+            struct st_obj *c;
+            LIST_FOR_EACH (c, child_node, &vn->parent->children) {
+                if (c->ident == x->vn_id && c != vn && (star || conns_has(c, "*"))) {
+                    struct st_obj *cri = primary_ri(x, c);
+                    if (cri) {
+                        enqueue(x, cri);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The policies of network VN with their attachment (sequence, timer), in order. */
+static size_t
+vn_policies(struct st_xform *x, struct st_obj *vn, struct pol_sort **out)
+{
+    size_t n = 0;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &vn->refs) {
+        n += r->to->ident == x->pol_id;
+    }
+    struct pol_sort *ps = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *ps);
+    n = 0;
+    LIST_FOR_EACH (r, from_node, &vn->refs) {
+        if (r->to->ident != x->pol_id || !st_obj_exists(r->to)) {
+            continue;
+        }
+        const json_t *seq = json_object_get(r->attr, "sequence");
+        const json_t *timer = json_object_get(r->attr, "timer");
+        ps[n].p.name = r->to->fq_str;
+        ps[n].p.entries = json_object_get(r->to->props, "network_policy_entries");
+        ps[n].p.dynamic = json_is_object(timer) && json_object_size(timer);
+        ps[n].major = json_is_object(seq) ? json_integer_value(json_object_get(seq, "major"))
+                                          : (long long) 0x7fffffffffffffffLL;
+        ps[n].minor = json_is_object(seq) ? json_integer_value(json_object_get(seq, "minor"))
+                                          : (long long) 0x7fffffffffffffffLL;
+        n++;
+    }
+    qsort(ps, n, sizeof *ps, pol_cmp);
+    *out = ps;
+    return n;
+}
+
+static void
+eval_vn(struct st_xform *x, struct st_obj *vn)
+{
+    struct st_vn *s = vn->xf;
+    if (!st_obj_exists(vn)) {
+        if (s) {
+            json_t *old = json_incref(s->conns);
+            vn_state_free(x, vn);
+            conns_changed(x, vn, old, NULL, true);
+            json_decref(old);
+        }
+        return;
+    }
+    bool is_new = !s;
+    if (!s) {
+        s = vn->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        s->conns = json_array();
+        s->rt_both = json_array();
+        s->rt_import = json_array();
+        s->rt_export = json_array();
+        s->policies = json_array();
+    }
+    struct pol_sort *ps;
+    size_t n = vn_policies(x, vn, &ps);
+    struct st_rules_policy *pols = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *pols);
+    json_t *names = json_array();
+    for (size_t i = 0; i < n; i++) {
+        pols[i] = ps[i].p;
+        json_array_append_new(names, json_string(ps[i].p.name));
+    }
+    struct st_rules_vn_result res;
+    x->tmp_policy_vns = json_object();
+    st_rules_vn(vn->fq_str, pols, n, x->cfg.logical_routers_enabled, policy_vns, x, &res);
+    json_decref(x->tmp_policy_vns);
+    x->tmp_policy_vns = NULL;
+    mem_free(&mem_type_st_xform, pols);
+    mem_free(&mem_type_st_xform, ps);
+    json_decref(s->policies);
+    s->policies = names;
+    s->acl_rules = res.static_entries
+                   ? json_array_size(json_object_get(res.static_entries, "acl_rule")) : 0;
+
+    /* Connections. */
+    if (is_new || !json_equal(s->conns, res.connections)) {
+        json_t *old = s->conns;
+        s->conns = json_incref(res.connections);
+        rev_update(x, vn, old, s->conns);
+        conns_changed(x, vn, old, s->conns, is_new);
+        json_decref(old);
+    }
+
+    /* User route targets: their objects and the primary instance. */
+    json_t *both, *imp, *exp;
+    vn_user_rts(vn, &both, &imp, &exp);
+    if (is_new || !json_equal(both, s->rt_both) || !json_equal(imp, s->rt_import)
+        || !json_equal(exp, s->rt_export)) {
+        user_rts_add(x, both, 1);
+        user_rts_add(x, imp, 1);
+        user_rts_add(x, exp, 1);
+        user_rts_add(x, s->rt_both, -1);
+        user_rts_add(x, s->rt_import, -1);
+        user_rts_add(x, s->rt_export, -1);
+        json_decref(s->rt_both);
+        json_decref(s->rt_import);
+        json_decref(s->rt_export);
+        s->rt_both = both;
+        s->rt_import = imp;
+        s->rt_export = exp;
+        struct st_obj *ri = primary_ri(x, vn);
+        if (ri) {
+            enqueue(x, ri);
+        }
+    } else {
+        json_decref(both);
+        json_decref(imp);
+        json_decref(exp);
+    }
+
+    /* ACLs. */
+    struct acl_want wants[2] = {
+        { last_name(vn), res.static_entries },
+        { "dynamic", res.dynamic_entries },
+    };
+    reconcile_acls(x, vn, wants, 2);
+    st_rules_vn_result_clear(&res);
+}
+
+/* ---- Security groups. ---- */
+
+static long long
+sg_id_value(const struct st_obj *sg)
+{
+    json_t *c = json_object_get(sg->props, "configured_security_group_id");
+    if (json_is_integer(c) && json_integer_value(c) > 0) {
+        return json_integer_value(c);
+    }
+    json_t *v = json_object_get(sg->props, "security_group_id");
+    return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+static long long
+sg_id_of(void *aux, const char *name)
+{
+    struct st_xform *x = aux;
+    struct st_obj *sg = find(x, x->sg_id, name);
+    return sg && st_obj_exists(sg) ? sg_id_value(sg) : -1;
+}
+
+static bool
+sg_mentions(const struct st_obj *sg, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (json_object_get(json_object_get(sg->props, "security_group_entries"),
+                                        "policy_rule"), i, r) {
+        const char *keys[2] = { "src_addresses", "dst_addresses" };
+        for (int k = 0; k < 2; k++) {
+            size_t j;
+            json_t *a;
+            json_array_foreach (json_object_get(r, keys[k]), j, a) {
+                const char *g = json_string_value(json_object_get(a, "security_group"));
+                if (g && !strcmp(g, name)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+/* The groups whose rules name group NAME. */
+static void
+enqueue_sg_users(struct st_xform *x, const char *name)
+{
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->sg_id)) {
+        if (st_obj_exists(o) && strcmp(o->fq_str, name) && sg_mentions(o, name)) {
+            enqueue(x, o);
+        }
+    }
+}
+
+static void
+eval_sg(struct st_xform *x, struct st_obj *sg)
+{
+    struct st_sg *s = sg->xf;
+    if (!st_obj_exists(sg)) {
+        if (s) {
+            mem_free(&mem_type_st_xform, s);
+            sg->xf = NULL;
+            enqueue_sg_users(x, sg->fq_str);
+        }
+        return;
+    }
+    long long id = sg_id_value(sg);
+    if (!s || s->id != id) {
+        if (!s) {
+            s = sg->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        }
+        s->id = id;
+        enqueue_sg_users(x, sg->fq_str);
+    }
+    json_t *in, *eg;
+    st_rules_sg(sg->fq_str, id, json_object_get(sg->props, "security_group_entries"), sg_id_of,
+                x, &in, &eg);
+    struct acl_want wants[2] = {
+        { "ingress-access-control-list", in },
+        { "egress-access-control-list", eg },
+    };
+    reconcile_acls(x, sg, wants, 2);
+    json_decref(in);
+    json_decref(eg);
+}
+
+/* ---- Routing instances and route targets. ---- */
+
+struct want_ref {
+    struct st_obj *to;
+    json_t *attr;
+};
+
+static int
+want_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct want_ref *) a)->to->fq_str,
+                  ((const struct want_ref *) b)->to->fq_str);
+}
+
+/* ATTR without null members (so that {"import_export": null} equals {}). */
+static json_t *
+attr_canon(const json_t *attr)
+{
+    json_t *c = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *) attr, k, v) {
+        if (!json_is_null(v)) {
+            json_object_set(c, k, v);
+        }
+    }
+    return c;
+}
+
+/* Whether O's refs to objects of type ID are exactly WANT[N]. */
+static bool
+refs_match(const struct st_obj *o, const struct schema_ident *id, const struct want_ref *want,
+           size_t n)
+{
+    size_t have = 0;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &o->refs) {
+        if (r->to->ident != id) {
+            continue;
+        }
+        have++;
+        const struct want_ref *w = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (want[i].to == r->to) {
+                w = &want[i];
+            }
+        }
+        if (!w) {
+            return false;
+        }
+        json_t *a = attr_canon(r->attr), *b = attr_canon(w->attr);
+        bool eq = json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        if (!eq) {
+            return false;
+        }
+    }
+    return have == n;
+}
+
+static json_t *
+refs_body(const struct want_ref *want, size_t n)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(list, xjson_pack("{sOsO}", "to", want[i].to->fq_name, "attr",
+                                               want[i].attr));
+    }
+    return list;
+}
+
+/* Makes sure route-target object NAME exists (creating it for RI).  Returns whether it does. */
+static bool
+ensure_rt(struct st_xform *x, const char *name, struct st_obj *ri)
+{
+    if (rt_known(x, name)) {
+        return true;
+    }
+    json_t *fq = xjson_pack("[s]", name);
+    struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
+    json_decref(fq);
+    if (rt->xf) {
+        op_wait(rt->xf, ri);        /* A create is in flight. */
+    } else if (!rt->busy) {
+        struct st_op *op = write_create(x, rt, json_object(), ri);
+        if (op) {
+            rt->xf = op;            /* Later requesters wait on it. */
+        }
+    }
+    st_graph_maybe_free(x->graph, rt);
+    return false;
+}
+
+static void
+eval_ri(struct st_xform *x, struct st_obj *ri)
+{
+    bool primary = st_obj_exists(ri) && is_vn_parent(ri)
+                   && json_is_true(json_object_get(ri->props, "routing_instance_is_default"));
+    if (!primary) {
+        uint32_t n = st_rtalloc_get(&x->rtalloc, ri->fq_str);
+        if (n && !st_obj_exists(ri)) {
+            st_rtalloc_release(&x->rtalloc, ri->fq_str);
+            char *name = rt_name(x->asn, n);
+            enqueue_rt(x, name);
+            xfree(name);
+        }
+        return;
+    }
+    struct st_obj *vn = ri->parent;
+    if (no_rt_network(vn)) {
+        return;
+    }
+    struct st_vn *vs = vn->xf;
+    uint32_t n = st_rtalloc_alloc(&x->rtalloc, ri->fq_str);
+    if (!n) {
+        LOG_ERR("route-target numbers exhausted for %s", ri->fq_str);
+        x->n_errors++;
+        return;
+    }
+
+    /* Route targets wanted. */
+    json_t *lr_rts = json_array();
+    const char *lr_name;
+    json_t *lr_v;
+    json_object_foreach (json_object_get(x->vn_lrs, vn->fq_str), lr_name, lr_v) {
+        struct st_obj *lr = find(x, x->lr_id, lr_name);
+        const struct st_lr *ls = lr ? lr->xf : NULL;
+        if (ls) {
+            json_array_extend(lr_rts, ls->rts);
+        }
+    }
+    size_t cap = 1 + json_array_size(lr_rts)
+                 + (vs ? json_array_size(vs->rt_both) + json_array_size(vs->rt_import)
+                    + json_array_size(vs->rt_export) : 0);
+    struct want_ref *rts = mem_zalloc(&mem_type_st_xform, cap * sizeof *rts);
+    size_t n_rts = 0;
+    bool missing = false;
+    char *own = rt_name(x->asn, n);
+    const char *own_c = own;
+    const json_t *lists[4] = { vs ? vs->rt_both : NULL, vs ? vs->rt_import : NULL,
+                               vs ? vs->rt_export : NULL, lr_rts };
+    const char *modes[4] = { NULL, "import", "export", NULL };
+    for (int k = -1; k < 4; k++) {
+        size_t cnt = k < 0 ? 1 : json_array_size(lists[k]);
+        for (size_t i = 0; i < cnt; i++) {
+            const char *name = k < 0 ? own_c : json_string_value(json_array_get(lists[k], i));
+            bool dup = false;
+            for (size_t j = 0; j < n_rts; j++) {
+                dup |= !strcmp(rts[j].to->fq_str, name);
+            }
+            if (dup) {
+                continue;
+            }
+            if (!ensure_rt(x, name, ri)) {
+                missing = true;
+                continue;
+            }
+            json_t *fq = xjson_pack("[s]", name);
+            rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
+            json_decref(fq);
+            rts[n_rts].to->busy++;      /* Held until the end of the evaluation. */
+            rts[n_rts].attr = k > 0 && modes[k] ? xjson_pack("{ss}", "import_export", modes[k])
+                                                : json_object();
+            n_rts++;
+        }
+    }
+    xfree(own);
+    json_decref(lr_rts);
+
+    /* Connections wanted: networks that pass traffic to this one and back. */
+    size_t n_conn = 0, conn_cap = 8;
+    struct want_ref *conns = mem_zalloc(&mem_type_st_xform, conn_cap * sizeof *conns);
+    if (vs) {
+        json_t *cands = json_object();
+        size_t i;
+        json_t *v;
+        json_array_foreach (vs->conns, i, v) {
+            if (strcmp(json_string_value(v), "*")) {
+                json_object_set_new(cands, json_string_value(v), json_true());
+            }
+        }
+        if (json_has_str(vs->conns, "*")) {
+            const char *k;
+            json_object_foreach (json_object_get(x->rev, vn->fq_str), k, v) {
+                json_object_set_new(cands, k, json_true());
+            }
+            struct st_obj *c;
+            LIST_FOR_EACH (c, child_node, &vn->parent->children) {
+                if (c->ident == x->vn_id) {
+                    json_object_set_new(cands, c->fq_str, json_true());
+                }
+            }
+        }
+        const char *k;
+        json_object_foreach (cands, k, v) {
+            struct st_obj *b = find(x, x->vn_id, k);
+            if (!b || b == vn || !st_obj_exists(b) || !in_expand(b, vn)) {
+                continue;
+            }
+            struct st_obj *bri = primary_ri(x, b);
+            if (!bri) {
+                continue;
+            }
+            if (n_conn == conn_cap) {
+                conn_cap *= 2;
+                conns = mem_realloc(&mem_type_st_xform, conns, conn_cap * sizeof *conns);
+            }
+            conns[n_conn].to = bri;
+            conns[n_conn].attr = json_object();
+            n_conn++;
+        }
+        json_decref(cands);
+    }
+
+    if (!missing && !ri->busy) {
+        qsort(rts, n_rts, sizeof *rts, want_cmp);
+        qsort(conns, n_conn, sizeof *conns, want_cmp);
+        bool rt_ok = refs_match(ri, x->rt_id, rts, n_rts);
+        bool conn_ok = refs_match(ri, x->ri_id, conns, n_conn);
+        /* The IF-MAP graph shows one link for the pair of references between two instances,
+         * so a peer cannot see whether its own reference is there: when this instance's
+         * connections change, each peer gained or lost writes its list too. */
+        bool forced = json_object_get(x->force_conns, ri->fq_str) != NULL;
+        json_object_del(x->force_conns, ri->fq_str);
+        if (!conn_ok) {
+            struct st_ref *r;
+            LIST_FOR_EACH (r, from_node, &ri->refs) {
+                bool wanted = false;
+                for (size_t i = 0; i < n_conn; i++) {
+                    wanted |= conns[i].to == r->to;
+                }
+                if (r->to->ident == x->ri_id && !wanted) {
+                    json_object_set_new(x->force_conns, r->to->fq_str, json_true());
+                    enqueue(x, r->to);
+                }
+            }
+            for (size_t i = 0; i < n_conn; i++) {
+                if (!st_obj_find_ref(ri, conns[i].to)) {
+                    json_object_set_new(x->force_conns, conns[i].to->fq_str, json_true());
+                    enqueue(x, conns[i].to);
+                }
+            }
+        }
+        conn_ok &= !forced;
+        if (!rt_ok || !conn_ok) {
+            json_t *body = json_object();
+            if (!rt_ok) {
+                json_object_set_new(body, "route_target_refs", refs_body(rts, n_rts));
+            }
+            if (!conn_ok) {
+                json_object_set_new(body, "routing_instance_refs", refs_body(conns, n_conn));
+            }
+            write_update(x, ri, body, ri);
+        }
+    }
+    for (size_t i = 0; i < n_rts; i++) {
+        json_decref(rts[i].attr);
+        rts[i].to->busy--;
+        st_graph_maybe_free(x->graph, rts[i].to);
+    }
+    for (size_t i = 0; i < n_conn; i++) {
+        json_decref(conns[i].attr);
+    }
+    mem_free(&mem_type_st_xform, rts);
+    mem_free(&mem_type_st_xform, conns);
+}
+
+/* Whether route target RT is needed: allocated to a live owner under the current ASN, or
+ * listed by a network. */
+static bool
+rt_needed(const struct st_xform *x, const struct st_obj *rt)
+{
+    uint32_t asn, n = st_rtalloc_parse(rt->fq_str, &asn);
+    if (n && asn == x->asn) {
+        const char *owner = st_rtalloc_owner(&x->rtalloc, n);
+        struct st_obj *o = NULL;
+        if (owner && !strncmp(owner, LR_OWNER, strlen(LR_OWNER))) {
+            o = find(x, x->lr_id, owner + strlen(LR_OWNER));
+        } else if (owner) {
+            o = find(x, x->ri_id, owner);
+        }
+        if (o && st_obj_exists(o)) {
+            return true;
+        }
+    }
+    return json_object_get(x->user_rts, rt->fq_str) != NULL;
+}
+
+static void
+eval_rt(struct st_xform *x, struct st_obj *rt)
+{
+    const char *uuid = json_string_value(json_object_get(x->rt_reg, rt->fq_str));
+    if (!uuid || rt->busy || rt_needed(x, rt)) {
+        return;
+    }
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &rt->back_refs) {
+        if (st_obj_exists(r->from)) {
+            /* Still referred to: the referrer's evaluation drops the ref first. */
+            enqueue(x, r->from);
+            return;
+        }
+    }
+    char *u = xstrdup(uuid);
+    write_delete_uuid(x, rt, u, rt);
+    xfree(u);
+}
+
+/* Logical router LR (§6.4): its own route target (LR -> route-target), added with the
+ * configured ones to the primary instance of every network its interfaces are in. */
+static void
+eval_lr(struct st_xform *x, struct st_obj *lr)
+{
+    char owner[1024];
+    snprintf(owner, sizeof owner, LR_OWNER "%s", lr->fq_str);
+    struct st_lr *s = lr->xf;
+    json_t *old_vns = s ? json_incref(s->vns) : json_array();
+    if (!st_obj_exists(lr)) {
+        lr_state_free(x, lr);
+        uint32_t n = st_rtalloc_get(&x->rtalloc, owner);
+        if (n) {
+            st_rtalloc_release(&x->rtalloc, owner);
+            char *name = rt_name(x->asn, n);
+            enqueue_rt(x, name);
+            xfree(name);
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach (old_vns, i, v) {
+            enqueue_vn_ri(x, json_string_value(v));
+        }
+        json_decref(old_vns);
+        return;
+    }
+    uint32_t n = st_rtalloc_alloc(&x->rtalloc, owner);
+    if (!n) {
+        LOG_ERR("route-target numbers exhausted for %s", lr->fq_str);
+        x->n_errors++;
+        json_decref(old_vns);
+        return;
+    }
+    char *own = rt_name(x->asn, n);
+    json_t *rts = xjson_pack("[s]", own);
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get(json_object_get(lr->props,
+                                                        "configured_route_target_list"),
+                                        "route_target"), i, v) {
+        if (json_is_string(v) && !json_has_str(rts, json_string_value(v))) {
+            json_array_append(rts, v);
+        }
+    }
+    /* Networks of its interfaces, sorted. */
+    size_t cnt = 0;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &lr->refs) {
+        cnt++;
+    }
+    const char **names = mem_zalloc(&mem_type_st_xform, (cnt + 1) * sizeof *names);
+    size_t nn = 0;
+    LIST_FOR_EACH (r, from_node, &lr->refs) {
+        if (r->to->ident != x->vmi_id || !st_obj_exists(r->to)) {
+            continue;
+        }
+        struct st_ref *vr;
+        LIST_FOR_EACH (vr, from_node, &r->to->refs) {
+            if (vr->to->ident == x->vn_id && nn < cnt) {
+                bool dup = false;
+                for (size_t j = 0; j < nn; j++) {
+                    dup |= !strcmp(names[j], vr->to->fq_str);
+                }
+                if (!dup) {
+                    names[nn++] = vr->to->fq_str;
+                }
+            }
+        }
+    }
+    qsort(names, nn, sizeof *names, str_cmp);
+    json_t *vns = json_array();
+    for (size_t j = 0; j < nn; j++) {
+        json_array_append_new(vns, json_string(names[j]));
+    }
+    mem_free(&mem_type_st_xform, names);
+    if (!s || !json_equal(s->vns, vns) || !json_equal(s->rts, rts)) {
+        lr_state_free(x, lr);
+        s = lr->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        s->vns = json_incref(vns);
+        s->rts = json_incref(rts);
+        json_t *configured = json_array();
+        json_array_foreach (rts, i, v) {
+            if (i) {
+                json_array_append(configured, v);
+            }
+        }
+        user_rts_add(x, configured, 1);
+        json_decref(configured);
+        json_array_foreach (vns, i, v) {
+            const char *vn = json_string_value(v);
+            json_t *set = json_object_get(x->vn_lrs, vn);
+            if (!set) {
+                set = json_object();
+                json_object_set_new(x->vn_lrs, vn, set);
+            }
+            json_object_set_new(set, lr->fq_str, json_true());
+            enqueue_vn_ri(x, vn);
+        }
+        json_array_foreach (old_vns, i, v) {
+            enqueue_vn_ri(x, json_string_value(v));
+        }
+    }
+    /* LR -> its own route target. */
+    if (ensure_rt(x, own, lr) && !lr->busy) {
+        json_t *fq = xjson_pack("[s]", own);
+        struct want_ref w = { st_graph_locate(x->graph, x->rt_id, fq), NULL };
+        json_decref(fq);
+        w.to->busy++;
+        if (!refs_match(lr, x->rt_id, &w, 1)) {
+            json_t *list = xjson_pack("[{sO}]", "to", w.to->fq_name);
+            write_update(x, lr, xjson_pack("{so}", "route_target_refs", list), lr);
+        }
+        w.to->busy--;
+        st_graph_maybe_free(x->graph, w.to);
+    }
+    xfree(own);
+    json_decref(rts);
+    json_decref(vns);
+    json_decref(old_vns);
+}
+
+static void
+evaluate(struct st_xform *x, struct st_obj *o)
+{
+    x->n_evals++;
+    LOG_DEBUG("evaluate %s %s%s", o->ident->name, o->fq_str, st_obj_exists(o) ? "" : " (gone)");
+    if (o->ident == x->vn_id) {
+        eval_vn(x, o);
+    } else if (o->ident == x->sg_id) {
+        eval_sg(x, o);
+    } else if (o->ident == x->ri_id) {
+        eval_ri(x, o);
+    } else if (o->ident == x->rt_id) {
+        eval_rt(x, o);
+    } else if (o->ident == x->lr_id) {
+        eval_lr(x, o);
+    }
+}
+
+static void
+run(evutil_socket_t fd, short what, void *aux)
+{
+    struct st_xform *x = aux;
+    int budget = 1000;
+    while (budget-- > 0 && x->active) {
+        struct list *q = !list_is_empty(&x->q1) ? &x->q1
+                         : !list_is_empty(&x->q2) ? &x->q2 : NULL;
+        if (!q) {
+            return;
+        }
+        struct st_obj *o = CONTAINER_OF(list_pop_front(q), struct st_obj, queue_node);
+        o->queued = false;
+        evaluate(x, o);
+        st_graph_maybe_free(x->graph, o);
+    }
+    if (x->active && (!list_is_empty(&x->q1) || !list_is_empty(&x->q2))) {
+        event_active(x->kick, EV_TIMEOUT, 0);
+    }
+}
+
+/* ---- Activation. ---- */
+
+struct activation {
+    struct st_xform *x;
+    uint64_t generation;
+};
+
+static void listed_rts(void *aux, int status, const json_t *reply, const char *text);
+
+static void
+maybe_activate(struct st_xform *x)
+{
+    bool lease = !x->guard || x->guard(x->guard_aux);
+    bool want = x->leader && lease && x->synced && st_api_has_server(x->api);
+    if (x->leader && !lease) {
+        /* The lease may come back without a new leadership callback: look again. */
+        struct timeval tv = { 1, 0 };
+        event_add(x->recheck, &tv);
+    }
+    if (want == x->active) {
+        return;
+    }
+    if (!want) {
+        if (x->active) {
+            LOG_NOTICE("inactive (leader %d, graph complete %d)", x->leader, x->synced);
+        }
+        x->active = false;
+        reset_state(x);
+        return;
+    }
+    if (!x->activating) {
+        /* Route targets nothing refers to are not in the IF-MAP graph: list them from the
+         * API first, so that their numbers stay taken and stale ones can go. */
+        x->activating = true;
+        struct activation *a = mem_zalloc(&mem_type_st_xform, sizeof *a);
+        a->x = x;
+        a->generation = x->generation;
+        st_api_list(x->api, x->rt_id->name, listed_rts, a);
+    }
+}
+
+static void
+listed_rts(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct activation *a = aux;
+    struct st_xform *x = a->x;
+    bool current = a->generation == x->generation;
+    mem_free(&mem_type_st_xform, a);
+    x->activating = false;
+    if (!current) {
+        maybe_activate(x);
+        return;
+    }
+    bool lease = !x->guard || x->guard(x->guard_aux);
+    if (!(x->leader && lease && x->synced && st_api_has_server(x->api)) || x->active) {
+        return;
+    }
+    if (status != 200) {
+        LOG_WARN("cannot list route targets (%d): retrying", status);
+        struct timeval tv = { 1, 0 };
+        event_add(x->recheck, &tv);
+        return;
+    }
+    reset_state(x);
+    x->asn = graph_asn(x);
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(reply, "route-targets"), i, e) {
+        const json_t *o = json_object_get(e, "route-target");
+        const char *name = json_string_value(json_array_get(json_object_get(o, "fq_name"), 0));
+        const char *uuid = json_string_value(json_object_get(o, "uuid"));
+        if (name && uuid) {
+            rt_reg_add(x, name, uuid);
+        }
+    }
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->rt_id)) {
+        if (st_obj_exists(o)) {
+            rt_reg_add(x, o->fq_str, o->uuid);
+        }
+    }
+    rebuild_allocator(x);
+    x->active = true;
+    x->n_reconciles++;
+    LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated, %zu "
+               "route-target objects)", st_graph_count(x->graph), x->asn, x->rtalloc.n_owned,
+               json_object_size(x->rt_reg));
+    enqueue_all(x, x->vn_id);
+    enqueue_all(x, x->sg_id);
+    enqueue_all(x, x->lr_id);
+    enqueue_all(x, x->ri_id);
+    const char *k;
+    json_t *v;
+    json_object_foreach (x->rt_reg, k, v) {
+        enqueue_rt(x, k);
+    }
+}
+
+/* ---- The reaction map. ---- */
+
+static bool
+policy_mentions(const struct st_obj *pol, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach (json_object_get(json_object_get(pol->props, "network_policy_entries"),
+                                        "policy_rule"), i, r) {
+        const char *keys[2] = { "src_addresses", "dst_addresses" };
+        for (int k = 0; k < 2; k++) {
+            size_t j;
+            json_t *a;
+            json_array_foreach (json_object_get(r, keys[k]), j, a) {
+                const char *p = json_string_value(json_object_get(a, "network_policy"));
+                if (p && !strcmp(p, name)) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+static void
+enqueue_policy_users(struct st_xform *x, const struct st_obj *pol)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &pol->back_refs) {
+        if (r->from->ident == x->vn_id) {
+            enqueue(x, r->from);
+        }
+    }
+}
+
+static void
+graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *field,
+              struct st_obj *other)
+{
+    struct st_xform *x = aux;
+    if (o->ident == x->rt_id && what == ST_CHANGE_EXISTS && st_obj_exists(o) && x->active) {
+        rt_reg_add(x, o->fq_str, o->uuid);
+    }
+    if (!x->active) {
+        return;
+    }
+    if (o->ident == x->vn_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF && other->ident == x->pol_id) {
+            /* The policy's networks changed: policies naming it as an address too. */
+            struct st_obj *p;
+            LIST_FOR_EACH (p, type_node, st_graph_objects(x->graph, x->pol_id)) {
+                if (st_obj_exists(p) && policy_mentions(p, other->fq_str)) {
+                    enqueue_policy_users(x, p);
+                }
+            }
+        }
+    } else if (o->ident == x->pol_id) {
+        if (what == ST_CHANGE_PROP || what == ST_CHANGE_EXISTS) {
+            enqueue_policy_users(x, o);
+        }
+    } else if (o->ident == x->ri_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF) {
+            enqueue(x, other);          /* A route target or a peer instance. */
+        }
+        if ((what == ST_CHANGE_EXISTS || what == ST_CHANGE_PARENT
+             || (what == ST_CHANGE_PROP && !strcmp(field, "routing_instance_is_default")))
+            && o->parent && o->parent->ident == x->vn_id && o->parent->xf) {
+            /* A primary instance came or went: the peers' connections follow. */
+            struct st_vn *s = o->parent->xf;
+            conns_changed(x, o->parent, s->conns, NULL, true);
+        }
+    } else if (o->ident == x->rt_id) {
+        enqueue(x, o);
+    } else if (o->ident == x->acl_id) {
+        struct st_obj *p = what == ST_CHANGE_PARENT ? other : o->parent;
+        if (p) {
+            enqueue(x, p);
+        }
+    } else if (o->ident == x->sg_id) {
+        enqueue(x, o);
+    } else if (o->ident == x->lr_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF) {
+            enqueue(x, other);
+        }
+    } else if (o->ident == x->vmi_id) {
+        /* An interface's network changed: the routers it belongs to. */
+        struct st_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == x->lr_id) {
+                enqueue(x, r->from);
+            }
+        }
+    } else if (o->ident == x->gsc_id && !strcmp(o->fq_str, DEFAULT_GSC)) {
+        uint32_t asn = graph_asn(x);
+        if (asn != x->asn) {
+            LOG_NOTICE("autonomous system %u -> %u: renaming route targets", x->asn, asn);
+            x->asn = asn;
+            enqueue_all(x, x->ri_id);
+            enqueue_all(x, x->rt_id);
+        }
+    }
+}
+
+/* ---- IF-MAP input. ---- */
+
+static void
+recheck(evutil_socket_t fd, short what, void *aux)
+{
+    maybe_activate(aux);
+}
+
+static void
+settled(evutil_socket_t fd, short what, void *aux)
+{
+    struct st_xform *x = aux;
+    if (!x->synced) {
+        x->synced = true;
+        LOG_NOTICE("initial graph received: %zu objects", st_graph_count(x->graph));
+        maybe_activate(x);
+    }
+}
+
+void
+st_xform_session_reset(struct st_xform *x)
+{
+    x->synced = false;
+    maybe_activate(x);
+    reset_state(x);
+    x->generation++;
+    st_graph_clear(x->graph);
+    event_del(x->settle);
+    /* An empty graph is complete once the subscription's first answer is in. */
+}
+
+void
+st_xform_poll(struct st_xform *x, const struct ifmap_client_item *items, size_t n)
+{
+    bool update = false;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].kind == IFMAP_ITEM_ERROR) {
+            LOG_ERR("IF-MAP subscription error: %s",
+                    items[i].error_code ? items[i].error_code : "?");
+            continue;
+        }
+        update |= items[i].kind == IFMAP_ITEM_UPDATE || items[i].kind == IFMAP_ITEM_DELETE;
+        x->n_items++;
+        x->n_bad_items += st_graph_apply(x->graph, &items[i]);
+    }
+    if (!x->synced) {
+        if (update) {
+            settled(-1, 0, x);
+        } else {
+            struct timeval tv = { x->cfg.settle_ms / 1000, (x->cfg.settle_ms % 1000) * 1000 };
+            event_add(x->settle, &tv);
+        }
+    }
+}
+
+void
+st_xform_set_leader(struct st_xform *x, bool leader)
+{
+    LOG_NOTICE("%s", leader ? "leader" : "not leader");
+    x->leader = leader;
+    maybe_activate(x);
+}
+
+void
+st_xform_api_changed(struct st_xform *x)
+{
+    maybe_activate(x);
+}
+
+bool
+st_xform_active(const struct st_xform *x)
+{
+    return x->active;
+}
+
+struct st_graph *
+st_xform_graph(struct st_xform *x)
+{
+    return x->graph;
+}
+
+void
+st_xform_set_guard(struct st_xform *x, st_xform_guard_fn *fn, void *aux)
+{
+    x->guard = fn;
+    x->guard_aux = aux;
+}
+
+struct st_xform *
+st_xform_create(struct event_base *base, const struct schema *schema, struct st_api *api,
+                const struct st_xform_config *cfg)
+{
+    struct st_xform *x = mem_zalloc(&mem_type_st_xform, sizeof *x);
+    x->base = base;
+    x->schema = schema;
+    x->api = api;
+    x->cfg = *cfg;
+    if (x->cfg.settle_ms <= 0) {
+        x->cfg.settle_ms = 300;
+    }
+    x->vn_id = schema_ident(schema, "virtual-network");
+    x->ri_id = schema_ident(schema, "routing-instance");
+    x->rt_id = schema_ident(schema, "route-target");
+    x->acl_id = schema_ident(schema, "access-control-list");
+    x->pol_id = schema_ident(schema, "network-policy");
+    x->sg_id = schema_ident(schema, "security-group");
+    x->gsc_id = schema_ident(schema, "global-system-config");
+    x->lr_id = schema_ident(schema, "logical-router");
+    x->vmi_id = schema_ident(schema, "virtual-machine-interface");
+    x->graph = st_graph_create(schema, graph_changed, x);
+    st_rtalloc_init(&x->rtalloc);
+    x->rev = json_object();
+    x->user_rts = json_object();
+    x->force_conns = json_object();
+    x->vn_lrs = json_object();
+    x->rt_reg = json_object();
+    x->asn = DEFAULT_ASN;
+    list_init(&x->q1);
+    list_init(&x->q2);
+    x->kick = event_new(base, -1, 0, run, x);
+    x->settle = evtimer_new(base, settled, x);
+    x->recheck = evtimer_new(base, recheck, x);
+    return x;
+}
+
+void
+st_xform_destroy(struct st_xform *x)
+{
+    if (!x) {
+        return;
+    }
+    x->active = false;
+    reset_state(x);
+    x->generation++;
+    st_graph_destroy(x->graph);
+    st_rtalloc_destroy(&x->rtalloc);
+    json_decref(x->rev);
+    json_decref(x->user_rts);
+    json_decref(x->force_conns);
+    json_decref(x->vn_lrs);
+    json_decref(x->rt_reg);
+    event_free(x->kick);
+    event_free(x->settle);
+    event_free(x->recheck);
+    mem_free(&mem_type_st_xform, x);
+}
+
+/* ---- Introspect. ---- */
+
+static json_t *
+ri_json(const struct st_xform *x, const struct st_obj *ri)
+{
+    json_t *rts = json_array(), *conns = json_array();
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &ri->refs) {
+        if (r->to->ident == x->rt_id) {
+            json_t *ie = json_object_get(r->attr, "import_export");
+            json_array_append_new(rts, xjson_pack("{sssO}", "to", r->to->fq_str,
+                                                  "import_export",
+                                                  ie ? ie : json_null()));
+        } else if (r->to->ident == x->ri_id) {
+            json_array_append_new(conns, json_string(r->to->fq_str));
+        }
+    }
+    uint32_t n = st_rtalloc_get(&x->rtalloc, ri->fq_str);
+    return xjson_pack("{sssssbsososo}", "name", ri->fq_str, "uuid", ri->uuid, "is_default",
+                      json_is_true(json_object_get(ri->props, "routing_instance_is_default")),
+                      "route_targets", rts, "connections", conns, "allocated",
+                      n ? json_integer(n) : json_null());
+}
+
+static json_t *
+page_networks(struct http_req *req, void *aux)
+{
+    struct st_xform *x = aux;
+    json_t *out = json_array();
+    struct st_obj *vn;
+    LIST_FOR_EACH (vn, type_node, st_graph_objects(x->graph, x->vn_id)) {
+        if (!st_obj_exists(vn)) {
+            continue;
+        }
+        const struct st_vn *s = vn->xf;
+        struct st_obj *ri = primary_ri(x, vn);
+        uint32_t n = ri ? st_rtalloc_get(&x->rtalloc, ri->fq_str) : 0;
+        char rt[64] = "";
+        if (n) {
+            snprintf(rt, sizeof rt, "target:%u:%u", x->asn, n);
+        }
+        json_array_append_new(out, xjson_pack(
+            "{sssssosososisososo}", "name", vn->fq_str, "uuid", vn->uuid,
+            "primary_instance", ri ? json_string(ri->fq_str) : json_null(),
+            "route_target", n ? json_string(rt) : json_null(),
+            "connections", s ? json_incref(s->conns) : json_array(),
+            "acl_rules", s ? (int) s->acl_rules : 0,
+            "policies", s ? json_incref(s->policies) : json_array(),
+            "route_target_list", s ? json_incref(s->rt_both) : json_array(),
+            "import_export_route_targets",
+            s ? xjson_pack("{sOsO}", "import", s->rt_import, "export", s->rt_export)
+              : json_object()));
+    }
+    return xjson_pack("{so}", "networks", out);
+}
+
+static json_t *
+page_instances(struct http_req *req, void *aux)
+{
+    struct st_xform *x = aux;
+    json_t *out = json_array();
+    struct st_obj *ri;
+    LIST_FOR_EACH (ri, type_node, st_graph_objects(x->graph, x->ri_id)) {
+        if (st_obj_exists(ri)) {
+            json_array_append_new(out, ri_json(x, ri));
+        }
+    }
+    return xjson_pack("{so}", "instances", out);
+}
+
+static json_t *
+page_connections(struct http_req *req, void *aux)
+{
+    struct st_xform *x = aux;
+    json_t *out = json_array();
+    struct st_obj *ri;
+    LIST_FOR_EACH (ri, type_node, st_graph_objects(x->graph, x->ri_id)) {
+        if (!st_obj_exists(ri)) {
+            continue;
+        }
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &ri->refs) {
+            if (r->to->ident == x->ri_id && strcmp(ri->fq_str, r->to->fq_str) < 0) {
+                bool mutual = st_obj_find_ref(r->to, ri) != NULL;
+                json_array_append_new(out, xjson_pack("{sssssb}", "from", ri->fq_str, "to",
+                                                      r->to->fq_str, "mutual", mutual));
+            }
+        }
+    }
+    return xjson_pack("{so}", "connections", out);
+}
+
+static json_t *
+page_chains(struct http_req *req, void *aux)
+{
+    return xjson_pack("{s[]}", "chains");
+}
+
+static size_t
+list_len(const struct list *l)
+{
+    size_t n = 0;
+    for (const struct list *e = l->next; e != l; e = e->next) {
+        n++;
+    }
+    return n;
+}
+
+static json_t *
+page_counters(struct http_req *req, void *aux)
+{
+    struct st_xform *x = aux;
+    struct st_api_stats st;
+    st_api_get_stats(x->api, &st);
+    size_t work = list_len(&x->q1) + list_len(&x->q2);
+    /* Idle: active with nothing to evaluate and no write outstanding. */
+    bool idle = x->active && !work && !x->n_ops;
+    return xjson_pack("{sbsIsbsbsbsIsIsIsIsIsisos{sIsIsIsIsIsI}sssI}",
+                      "idle", idle, "work_queued", (json_int_t) work,
+                      "leader", x->leader, "graph_complete", x->synced, "active", x->active,
+                      "evaluations", (json_int_t) x->n_evals,
+                      "errors", (json_int_t) (x->n_errors + st.errors),
+                      "reconciles", (json_int_t) x->n_reconciles,
+                      "ifmap_items", (json_int_t) x->n_items,
+                      "ifmap_bad_items", (json_int_t) x->n_bad_items,
+                      "asn", (int) x->asn,
+                      "writes_by_type", st_api_counts_json(x->api),
+                      "writes",
+                      "create", (json_int_t) st.ops[ST_API_CREATE],
+                      "update", (json_int_t) st.ops[ST_API_UPDATE],
+                      "delete", (json_int_t) st.ops[ST_API_DELETE],
+                      "read", (json_int_t) st.ops[ST_API_READ],
+                      "queued", (json_int_t) st.queued,
+                      "in_flight", (json_int_t) st.in_flight,
+                      "api_server", st_api_server(x->api) ? st_api_server(x->api) : "",
+                      "graph_objects", (json_int_t) st_graph_count(x->graph));
+}
+
+void
+st_xform_register_introspect(struct st_xform *x, struct introspect *is)
+{
+    introspect_add_page(is, "/networks", "virtual networks and their derived state",
+                        page_networks, x);
+    introspect_add_page(is, "/instances", "routing instances: route targets, connections",
+                        page_instances, x);
+    introspect_add_page(is, "/connections", "connections between routing instances",
+                        page_connections, x);
+    introspect_add_page(is, "/chains", "service chains", page_chains, x);
+    introspect_add_page(is, "/counters", "writes by kind, evaluations, errors",
+                        page_counters, x);
+    introspect_add_counter(is, "schema_evaluations_total", "Objects evaluated", &x->n_evals);
+    introspect_add_counter(is, "schema_errors_total", "Failed evaluations and writes",
+                           &x->n_errors);
+    introspect_add_counter(is, "schema_ifmap_items_total", "IF-MAP items applied",
+                           &x->n_items);
+}
