@@ -48,6 +48,7 @@ struct api_ifmap {
     struct ifmap_client *client;
     struct event *renew_ev;
     struct event *retry_ev;         /* After a failed barrier. */
+    struct event *kick_ev;
     bool session_up;
     struct hmap shadow;         /* pub_obj by uuid. */
     struct hmap dirty;          /* Named, not yet behind a barrier. */
@@ -367,7 +368,7 @@ kick(struct api_ifmap *p)
         return;
     }
     if (hmap_count(&p->ready) || p->resync_ready) {
-        if (s->in_flight) {
+        if (s->in_flight || s->group) {
             return;             /* api_ifmap_idle() comes back. */
         }
         api_store_flush(s);
@@ -396,7 +397,14 @@ api_ifmap_changed(struct api_ifmap *p, const char *uuid)
         return;
     }
     set_add(&p->dirty, uuid);
-    kick(p);
+    /* From the loop, not from inside the caller (which may be applying store changes). */
+    event_active(p->kick_ev, 0, 0);
+}
+
+static void
+kick_cb(evutil_socket_t fd, short what, void *aux)
+{
+    kick(aux);
 }
 
 void
@@ -470,6 +478,7 @@ api_ifmap_create(struct api_server *srv, const struct api_ifmap_config *cfg)
     ifmap_client_set_callbacks(p->client, on_session, NULL, p);
     ifmap_client_start(p->client);
     p->retry_ev = event_new(srv->base, -1, 0, retry_cb, p);
+    p->kick_ev = event_new(srv->base, -1, 0, kick_cb, p);
     p->renew_ev = event_new(srv->base, -1, EV_PERSIST, renew_cb, p);
     struct timeval tv = { RENEW_INTERVAL_S, 0 };
     event_add(p->renew_ev, &tv);
@@ -487,6 +496,9 @@ api_ifmap_destroy(struct api_ifmap *p)
     }
     if (p->retry_ev) {
         event_free(p->retry_ev);
+    }
+    if (p->kick_ev) {
+        event_free(p->kick_ev);
     }
     ifmap_client_destroy(p->client);
     shadow_clear(p);

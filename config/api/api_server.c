@@ -1738,6 +1738,24 @@ gate_barrier_done(void *aux, int error, uint64_t rev)
     gate_pump(srv);
 }
 
+/* Requests that change nothing (the others may join a group commit). */
+static bool
+gate_is_read(const struct http_req *req)
+{
+    static const char *const read_posts[] = {
+        "/fqname-to-id", "/id-to-fqname", "/list-bulk-collection", "/prop-collection-get",
+    };
+    if (req->method == EVHTTP_REQ_GET || req->method == EVHTTP_REQ_HEAD) {
+        return true;
+    }
+    for (size_t i = 0; i < sizeof read_posts / sizeof read_posts[0]; i++) {
+        if (!strcmp(req->path, read_posts[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 gate_pump(void *aux)
 {
@@ -1750,14 +1768,24 @@ gate_pump(void *aux)
         srv->barrier_busy = true;
         cfgdb_barrier(srv->store.db, gate_barrier_done, srv);
     }
+    /* The writes ready to run go to the store as one transaction (group commit); a read
+     * waits until the writes before it are committed, so that it never sees a change that
+     * may yet be undone. */
     while (!srv->store.in_flight && !list_is_empty(&srv->gate_ready)) {
-        struct gate_req *g = CONTAINER_OF(list_pop_front(&srv->gate_ready), struct gate_req,
-                                          node);
-        struct http_req *req = g->req;
-        srv->cur_tries = g->tries;
-        mem_free(&mem_type_api, g);
-        api_dispatch(srv, req);
-        srv->cur_tries = 0;
+        api_store_group_begin(&srv->store);
+        for (size_t n = 0; n < API_GROUP_MAX && !list_is_empty(&srv->gate_ready); n++) {
+            struct gate_req *g = CONTAINER_OF(srv->gate_ready.next, struct gate_req, node);
+            if (api_store_group_pending(&srv->store) && gate_is_read(g->req)) {
+                break;
+            }
+            list_remove(&g->node);
+            struct http_req *req = g->req;
+            srv->cur_tries = g->tries;
+            mem_free(&mem_type_api, g);
+            api_dispatch(srv, req);
+            srv->cur_tries = 0;
+        }
+        api_store_group_end(&srv->store);
     }
 }
 
@@ -1911,12 +1939,15 @@ page_summary(struct http_req *req, void *aux)
     json_object_set_new(st, "config_db", cfgdb_status(srv->store.db));
     if (srv->store.shared) {
         json_object_set_new(st, "shared_store",
-                            xjson_pack("{sIsIsIsIsb}", "view_revision",
+                            xjson_pack("{sIsIsIsIsbsIsI}", "view_revision",
                                        (json_int_t) srv->store.view_rev, "conflicts",
                                        (json_int_t) srv->store.n_conflicts, "retries",
                                        (json_int_t) srv->n_retries, "remote_changes",
                                        (json_int_t) srv->store.n_remote_changes, "in_flight",
-                                       srv->store.in_flight));
+                                       srv->store.in_flight, "commits",
+                                       (json_int_t) srv->store.n_groups,
+                                       "writes_committed",
+                                       (json_int_t) srv->store.n_grouped));
     }
     json_object_set_new(st, "notify", srv->notify ? api_notify_status(srv->notify)
                                                   : json_null());
@@ -1951,6 +1982,18 @@ server_committed(struct api_store *s, json_t *msgs, void *aux)
     }
 }
 
+/* A change by another API server reaches this server's IF-MAP server through RabbitMQ;
+ * applying it from the store's watch too closes the gap of a message its server died
+ * before sending (the publisher renders each object once either way). */
+static void
+server_remote(struct api_store *s, const char *uuid, void *aux)
+{
+    struct api_server *srv = aux;
+    if (srv->ifmap) {
+        api_ifmap_changed(srv->ifmap, uuid);
+    }
+}
+
 int
 api_server_open(struct api_server *srv, struct event_base *base, const struct schema *schema,
                 struct cfgdb *db, const char *addr, int port, char *err, size_t errlen)
@@ -1966,7 +2009,8 @@ api_server_open(struct api_server *srv, struct event_base *base, const struct sc
     list_init(&srv->gate_barrier);
     list_init(&srv->gate_ready);
     struct api_store_hooks hooks = { api_types_loaded, api_types_unloaded, api_types_freed,
-                                     api_init_other_row, server_committed, srv };
+                                     api_init_other_row, server_committed, server_remote,
+                                     srv };
     int error = api_store_open(&srv->store, schema, db, &hooks, err, errlen);
     if (error) {
         return error;

@@ -46,6 +46,9 @@ struct api_server {
 /* Times a request is run again after conflicts with other API servers before 409. */
 #define API_MAX_TRIES 20
 
+/* Writes committed together at most, on a shared store (group commit). */
+#define API_GROUP_MAX 64
+
 /* An error from a pipeline step: HTTP status and the message for the body. */
 struct api_err {
     int status;

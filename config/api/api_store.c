@@ -354,15 +354,23 @@ api_obj_row(const struct api_obj *o)
     return text;
 }
 
+struct commit_cb {
+    api_txn_done_fn *done;
+    void *aux;
+};
+
+/* One batch in flight: one transaction, or (shared stores) a group of them. */
 struct commit_ctx {
     struct api_store *store;
     json_t *msgs;               /* For hooks.committed. */
     struct api_obj **dirty;     /* Shared stores only. */
-    size_t n_dirty;
+    size_t n_dirty, alloc_dirty;
     struct api_obj **dead;
-    size_t n_dead;
-    api_txn_done_fn *done;
-    void *aux;
+    size_t n_dead, alloc_dead;
+    struct commit_cb *cbs;      /* One per transaction, in order. */
+    size_t n_cbs, alloc_cbs;
+    struct cfgdb_batch *batch;  /* Group being built. */
+    uint64_t seq;               /* Group mark (api_obj.group_seq). */
 };
 
 static void store_rollback(struct api_store *, struct commit_ctx *);
@@ -417,7 +425,10 @@ commit_done(void *aux, int error, uint64_t rev)
         s->in_flight = false;
         store_flush(s);
     }
-    c->done(c->aux, error);
+    for (size_t i = 0; i < c->n_cbs; i++) {
+        c->cbs[i].done(c->cbs[i].aux, error);
+    }
+    mem_free(&mem_type_txn, c->cbs);
     mem_free(&mem_type_txn, c);
     if (s->shared && !s->in_flight && s->idle_cb) {
         s->idle_cb(s->idle_aux);
@@ -526,7 +537,7 @@ row_has_ref(const json_t *row, const char *uuid)
 }
 
 static void
-build_shared(struct api_store *s, struct api_txn *t, struct batch_build *bb)
+build_shared(struct api_store *s, const struct commit_ctx *t, struct batch_build *bb)
 {
     char key[200];
     for (size_t i = 0; i < t->n_dirty; i++) {
@@ -655,46 +666,170 @@ api_obj_dict(const struct api_obj *o)
     return d;
 }
 
+static void
+grow(void **array, size_t n, size_t *alloc, size_t size)
+{
+    if (n == *alloc) {
+        *alloc = *alloc ? 2 * *alloc : 8;
+        *array = mem_realloc(&mem_type_txn, *array, *alloc * size);
+    }
+}
+
+static void
+group_add_cb(struct commit_ctx *g, api_txn_done_fn *done, void *aux)
+{
+    grow((void **) &g->cbs, g->n_cbs, &g->alloc_cbs, sizeof *g->cbs);
+    g->cbs[g->n_cbs++] = (struct commit_cb) { done, aux };
+}
+
+/* Adds what T touched to the group G (each object once) and takes over T. */
+static void
+group_add(struct commit_ctx *g, struct api_txn *t, api_txn_done_fn *done, void *aux)
+{
+    struct api_store *s = t->store;
+    if (s->hooks.committed) {
+        json_t *msgs = change_msgs(t);
+        json_array_extend(g->msgs, msgs);
+        json_decref(msgs);
+    }
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        struct api_obj *o = t->dirty[i];
+        if (o->group_seq != g->seq) {
+            o->group_seq = g->seq;
+            grow((void **) &g->dirty, g->n_dirty, &g->alloc_dirty, sizeof *g->dirty);
+            g->dirty[g->n_dirty++] = o;
+        }
+    }
+    for (size_t i = 0; i < t->n_dead; i++) {
+        grow((void **) &g->dead, g->n_dead, &g->alloc_dead, sizeof *g->dead);
+        g->dead[g->n_dead++] = t->dead[i];
+    }
+    /* Extra rows (user-agent, reservations), in order. */
+    for (size_t i = 0; i < t->batch->n_ops; i++) {
+        struct cfgdb_op *op = &t->batch->ops[i];
+        switch (op->type) {
+        case CFGDB_PUT:
+            cfgdb_batch_put_owned(g->batch, op->key, op->value);
+            op->value = NULL;
+            break;
+        case CFGDB_DELETE:
+            cfgdb_batch_delete(g->batch, op->key);
+            break;
+        case CFGDB_CHECK_ABSENT:
+            cfgdb_batch_check_absent(g->batch, op->key);
+            break;
+        case CFGDB_CHECK_REV:
+            cfgdb_batch_check_rev(g->batch, op->key, op->rev);
+            break;
+        case CFGDB_CHECK_PREFIX_REV:
+            cfgdb_batch_check_prefix_rev(g->batch, op->key, op->rev);
+            break;
+        }
+    }
+    cfgdb_batch_destroy(t->batch);
+    mem_free(&mem_type_txn, t->dirty);
+    mem_free(&mem_type_txn, t->dead);
+    memset(t, 0, sizeof *t);
+    group_add_cb(g, done, aux);
+}
+
+static struct commit_ctx *
+group_new(struct api_store *s)
+{
+    struct commit_ctx *g = mem_zalloc(&mem_type_txn, sizeof *g);
+    g->store = s;
+    g->msgs = json_array();
+    g->batch = cfgdb_batch_create();
+    g->seq = ++s->txn_seq;
+    return g;
+}
+
+/* Shared stores: submits group G as one transaction. */
+static void
+group_submit(struct api_store *s, struct commit_ctx *g)
+{
+    struct batch_build bb = { g->batch, json_object() };
+    build_shared(s, g, &bb);
+    json_decref(bb.seen);
+    struct cfgdb_batch *b = g->batch;
+    g->batch = NULL;
+    s->in_flight = true;
+    s->n_groups++;
+    s->n_grouped += g->n_cbs;
+    cfgdb_commit(s->db, b, commit_done, g);
+}
+
 void
 api_txn_commit(struct api_txn *t, api_txn_done_fn *done, void *aux)
 {
     struct api_store *s = t->store;
+    if (s->shared) {
+        if (s->group) {
+            group_add(s->group, t, done, aux);
+        } else {
+            struct commit_ctx *g = group_new(s);
+            group_add(g, t, done, aux);
+            group_submit(s, g);
+        }
+        return;
+    }
     struct cfgdb_batch *b = t->batch;
     struct commit_ctx *c = mem_zalloc(&mem_type_txn, sizeof *c);
     if (s->hooks.committed) {
         c->msgs = change_msgs(t);
     }
-    if (s->shared) {
-        struct batch_build bb = { b, json_object() };
-        build_shared(s, t, &bb);
-        json_decref(bb.seen);
-        c->dirty = t->dirty;
-        c->n_dirty = t->n_dirty;
-        s->in_flight = true;
-    } else {
-        for (size_t i = 0; i < t->n_dirty; i++) {
-            struct api_obj *o = t->dirty[i];
-            o->created = false;
-            if (!o->deleted) {
-                char key[64];
-                snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
-                cfgdb_batch_put_owned(b, key, api_obj_row(o));
-            }
-        }
-        for (size_t i = 0; i < t->n_dead; i++) {
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        struct api_obj *o = t->dirty[i];
+        o->created = false;
+        if (!o->deleted) {
             char key[64];
-            snprintf(key, sizeof key, OBJ_PREFIX "%s", t->dead[i]->uuid);
-            cfgdb_batch_delete(b, key);
+            snprintf(key, sizeof key, OBJ_PREFIX "%s", o->uuid);
+            cfgdb_batch_put_owned(b, key, api_obj_row(o));
         }
-        mem_free(&mem_type_txn, t->dirty);
     }
+    for (size_t i = 0; i < t->n_dead; i++) {
+        char key[64];
+        snprintf(key, sizeof key, OBJ_PREFIX "%s", t->dead[i]->uuid);
+        cfgdb_batch_delete(b, key);
+    }
+    mem_free(&mem_type_txn, t->dirty);
     c->store = s;
     c->dead = t->dead;
     c->n_dead = t->n_dead;
-    c->done = done;
-    c->aux = aux;
+    group_add_cb(c, done, aux);
     memset(t, 0, sizeof *t);
     cfgdb_commit(s->db, b, commit_done, c);
+}
+
+void
+api_store_group_begin(struct api_store *s)
+{
+    if (s->shared && !s->group && !s->in_flight) {
+        s->group = group_new(s);
+    }
+}
+
+bool
+api_store_group_pending(const struct api_store *s)
+{
+    return s->group && s->group->n_cbs;
+}
+
+void
+api_store_group_end(struct api_store *s)
+{
+    struct commit_ctx *g = s->group;
+    if (!g) {
+        return;
+    }
+    s->group = NULL;
+    if (g->n_cbs) {
+        group_submit(s, g);
+    } else {
+        json_decref(g->msgs);
+        cfgdb_batch_destroy(g->batch);
+        mem_free(&mem_type_txn, g);
+    }
 }
 
 void
@@ -925,6 +1060,9 @@ store_flush(struct api_store *s)
                     if (o) {
                         obj_remove(s, o);
                         s->n_remote_changes++;
+                        if (s->hooks.remote) {
+                            s->hooks.remote(s, uuid, s->hooks.aux);
+                        }
                     }
                 } else {
                     json_t *row = json_loads(e->value, 0, NULL);
@@ -956,6 +1094,9 @@ store_flush(struct api_store *s)
         for (size_t i = 0; i < n; i++) {
             row_apply_refs(s, objs[i], rows[i]);
             json_decref(rows[i]);
+            if (s->hooks.remote) {
+                s->hooks.remote(s, objs[i]->uuid, s->hooks.aux);
+            }
         }
         call_loaded(s, objs, n);
         mem_free(&mem_type_txn, objs);

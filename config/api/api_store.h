@@ -50,6 +50,7 @@ struct api_obj {
     struct list refs;           /* api_ref.from_node, in request order. */
     struct list back_refs;      /* api_ref.to_node */
     uint64_t txn_seq;           /* Last transaction that marked it dirty. */
+    uint64_t group_seq;         /* Last group of transactions it was part of. */
     uint64_t rev;               /* Store revision of its row (shared stores; 0 otherwise). */
     json_t *undo;               /* Shared stores, while a transaction has it dirty: its row as
                                  * committed, to restore if the transaction fails. */
@@ -66,6 +67,7 @@ struct api_type {
 };
 
 struct api_store;
+struct commit_ctx;
 
 /* Called when an object is loaded, or changed by another API server (to rebuild allocators);
  * when another API server (or a failed transaction's undo) removes it (to release what it
@@ -81,6 +83,9 @@ struct api_store_hooks {
      * {oper: CREATE|UPDATE|DELETE, type, uuid, fq_name[, obj_dict]}, in the order of the
      * RabbitMQ fan-out (config-plane reference §4); obj_dict on CREATE and DELETE. */
     void (*committed)(struct api_store *, json_t *msgs, void *aux);
+    /* Shared stores: object UUID was changed or deleted by another API server (applied from
+     * the store's watch). */
+    void (*remote)(struct api_store *, const char *uuid, void *aux);
     void *aux;
 };
 
@@ -112,6 +117,8 @@ struct api_store {
      * a transaction is in flight). */
     bool shared;
     bool in_flight;             /* A transaction is being committed. */
+    struct commit_ctx *group;   /* Transactions gathered for one commit (group_begin/end). */
+    uint64_t n_groups, n_grouped;
     uint64_t view_rev;          /* Every change up to this revision has been applied. */
     struct api_store_event *held, **held_tail;
     struct event *flush_ev;
@@ -204,6 +211,17 @@ char *api_obj_row(const struct api_obj *);
 /* Shared stores: starts applying changes made by other API servers (call once, after
  * api_store_open).  Returns 0 or an errno. */
 int api_store_watch(struct api_store *);
+
+/* Shared stores: group commit.  Between api_store_group_begin() and api_store_group_end()
+ * (which must be called from the same loop callback, with nothing committed in between by
+ * anyone else), api_txn_commit() gathers transactions instead of writing them; the end
+ * writes them as one store transaction, and each one's DONE gets its outcome (all succeed
+ * or all are undone).  Only when no transaction is in flight; otherwise begin does nothing
+ * and commits go as usual. */
+void api_store_group_begin(struct api_store *);
+/* True if the open group holds a transaction. */
+bool api_store_group_pending(const struct api_store *);
+void api_store_group_end(struct api_store *);
 
 /* Shared stores: applies the changes received so far (unless a transaction is in flight:
  * then they are applied when it completes).  Call after a cfgdb_barrier. */
