@@ -25,6 +25,7 @@ struct http_req {
     struct evkeyvalq query;         /* Decoded query parameters. */
     struct http_server *server;
     bool body_terminated;           /* http_req_body() appended its NUL. */
+    int attempts;                   /* For handlers that run a request again (retries). */
 };
 
 typedef void http_handler_fn(struct http_req *, void *aux);

@@ -256,9 +256,44 @@ reply(struct http_req *req, bool xml, const char *root, json_t *j)
     evbuffer_free(b);
 }
 
+static void disc_handle(struct http_req *, void *aux);
+
+/* Requests that met a ZooKeeper connection loss run again after a pause: the client
+ * library reconnects within the session, usually well within this. */
+#define STORE_RETRY_MS 200
+#define STORE_RETRIES 25
+
+struct store_retry {
+    struct disc_server *ds;
+    struct http_req *req;
+    struct event *ev;
+};
+
+static void
+store_retry_cb(evutil_socket_t fd, short what, void *aux)
+{
+    struct store_retry *r = aux;
+    struct disc_server *ds = r->ds;
+    struct http_req *req = r->req;
+    event_free(r->ev);
+    mem_free(&mem_type_disc, r);
+    disc_handle(req, ds);
+}
+
 static void
 store_error(struct disc_server *ds, struct http_req *req, int error)
 {
+    if (error == ENOTCONN && req->attempts < STORE_RETRIES) {
+        req->attempts++;
+        ds->n_store_retries++;
+        struct store_retry *r = mem_zalloc(&mem_type_disc, sizeof *r);
+        r->ds = ds;
+        r->req = req;
+        r->ev = event_new(ds->base, -1, 0, store_retry_cb, r);
+        struct timeval tv = { 0, STORE_RETRY_MS * 1000 };
+        event_add(r->ev, &tv);
+        return;
+    }
     ds->n_store_errors++;
     http_reply_text(req, 503, "Coordination service unavailable: %s", strerror(error));
 }
@@ -1361,7 +1396,7 @@ page_discovery(struct http_req *req, void *aux)
     struct disc_server *ds = aux;
     static const char *const states[] = { "connecting", "connected", "expired" };
     enum coord_state st = coord_state(ds->coord);
-    return xjson_pack("{s{ssss}s{sisisisi}s{sIsIsIsIsIsI}}",
+    return xjson_pack("{s{ssss}s{sisisisi}s{sIsIsIsIsIsIsI}}",
                       "store", "backend", ds->coord->class->name,
                       "state", (unsigned) st < 3 ? states[st] : "?",
                       "config", "hc_interval", ds->hc_interval, "hc_max_miss", ds->hc_max_miss,
@@ -1371,7 +1406,8 @@ page_discovery(struct http_req *req, void *aux)
                       "subscribe", (json_int_t) ds->n_subscribe,
                       "query", (json_int_t) ds->n_query,
                       "errors", (json_int_t) ds->n_errors,
-                      "store_errors", (json_int_t) ds->n_store_errors);
+                      "store_errors", (json_int_t) ds->n_store_errors,
+                      "store_retries", (json_int_t) ds->n_store_retries);
 }
 
 void

@@ -31,6 +31,7 @@ struct disc_server {
     int hc_max_miss;            /* Missed heartbeats before a publisher is down. */
     int ttl_min, ttl_max;       /* Subscription TTL range, seconds. */
     uint64_t n_publish, n_heartbeat, n_subscribe, n_query, n_errors, n_store_errors;
+    uint64_t n_store_retries;   /* Requests run again after a connection loss. */
     /* Service id -> assignments this server made that are not yet in the store: counted
      * as in use, so that concurrent subscribers are spread too. */
     json_t *inflight;
