@@ -815,3 +815,82 @@ def test_service_chain_whole_state_restart_and_removal(node, api, st):
         return True
     converge("the chain removed", removed)
     assert allocated(ri_targets(primary_ri(api, other["uuid"])))
+
+
+def test_removing_a_service_instance_removes_its_chain(api, st):
+    t = api.project()
+    left, right, pol, svc1, svc2 = build_chain(api, t)
+    u, name = converge("the service chain", lambda: check_chain(api, st, left, right,
+                                                                  svc1, svc2))
+    si2 = svc2[0]
+    vm = api.read("service-instance", si2["uuid"])["virtual_machine_back_refs"][0]
+    api.update("virtual-machine", vm["uuid"], {"service_instance_refs": []})
+    api.remove("service-instance", si2["uuid"])
+
+    def removed():
+        for n in name.values():
+            assert not ri_exists(api, n), n
+        for _si, ifs in (svc1, svc2):
+            for vmi, _a in ifs.values():
+                assert svc_refs(api, vmi) == {}
+        pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+        assert ri_conns(pl) == set() and ri_conns(pr) == set()
+        assert not stale_route_targets(api)
+        c = [c for c in st.page("/chains")["chains"] if c["uuid"] == u]
+        assert c and c[0]["state"] == "service instance or template missing"
+        return True
+    converge("the chain's objects removed", removed)
+
+
+@pytest.mark.skipif(not zookeeper_installed(), reason="needs the Debian zookeeper package")
+def test_takeover_in_the_middle_of_a_burst_with_chains(tmp_path):
+    ens = ZkEnsemble(tmp_path / "zk").start()
+    node = ConfigNode(tmp_path / "node").start()
+    sts = [SchemaTransformer(tmp_path / f"st{i}", node, zk=ens.connect_string,
+                             zk_session_timeout_ms=3000) for i in range(2)]
+    api = node.client()
+    try:
+        for s in sts:
+            s.start()
+        poll(lambda: sum(s.counters()["active"] for s in sts) == 1, 40,
+             "one active contrail-schema")
+        leader = next(s for s in sts if s.counters()["active"])
+        standby = next(s for s in sts if s is not leader)
+        leader.wait_idle()
+        t = api.project()
+        chains = [build_chain(api, t)]
+        # The leader is busy with the first chain: kill it, and build two more while the
+        # standby waits for the dead leader's session to expire.
+        leader.kill()
+        chains += [build_chain(api, t) for _ in range(2)]
+        # One of the chains goes again.
+        left, right, pol = chains[2][:3]
+        api.update("network-policy", pol["uuid"], {"network_policy_entries": {
+            "policy_rule": [tcp80_rule(fq(left), fq(right))]}})
+        standby.wait_idle(timeout=60)
+
+        def all_right():
+            for left, right, _pol, svc1, svc2 in chains[:2]:
+                check_chain(api, standby, left, right, svc1, svc2)
+            left, right = chains[2][:2]
+            pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+            assert ri_conns(pl) == {fq(pr)}
+            assert not [c for c in standby.page("/chains")["chains"]
+                        if c["left"] == fq(left)]
+            assert not [ri for ri in api.list("routing-instance")["routing-instances"]
+                        if ri["fq_name"][-2] in (left["fq_name"][-1], right["fq_name"][-1])
+                        and ri["fq_name"][-1].startswith("service-")]
+            assert not stale_route_targets(api)
+            return True
+        converge("the chains of the whole burst", all_right, timeout=60)
+        before = node.api_counters()
+        standby.kill()
+        standby.start()
+        standby.wait_idle(timeout=60)
+        assert node.api_counters() == before
+    finally:
+        api.close()
+        problems = [p for p in (s.stop() for s in sts) if p]
+        problems += node.stop()
+        ens.stop()
+        assert not problems, "\n".join(problems)
