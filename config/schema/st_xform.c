@@ -64,6 +64,7 @@ struct st_xform {
     struct st_xform_config cfg;
     const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
     const struct schema_ident *lr_id, *vmi_id, *si_id, *stmpl_id, *vm_id, *iip_id, *pt_id;
+    const struct schema_ident *bgpaas_id, *br_id;
     st_xform_guard_fn *guard;
     void *guard_aux;
 
@@ -85,6 +86,9 @@ struct st_xform {
                                  * "ris": [service instance names built], "state": text}. */
     json_t *svc_ris;            /* Service instance name -> {"chain", "si", "side", "index"}. */
     json_t *chain_peers;        /* Network -> {service instance its primary connects to}. */
+    /* BGP as a service (§6.5). */
+    json_t *bgp_clients;        /* bgpaas-client router -> the BGP-as-a-service wanting it. */
+    json_t *bgpaas_ports;       /* Source port -> bgpaas-client router. */
 
     struct list q1, q2;         /* Networks, groups, then instances and route targets. */
     struct event *kick, *settle, *recheck;
@@ -108,6 +112,14 @@ last_name(const struct st_obj *o)
 {
     size_t n = json_array_size(o->fq_name);
     return n ? json_string_value(json_array_get(o->fq_name, n - 1)) : "";
+}
+
+/* The last component of fq_name string S. */
+static const char *
+last_name_str(const char *s)
+{
+    const char *p = strrchr(s, ':');
+    return p ? p + 1 : s;
 }
 
 static bool
@@ -308,6 +320,8 @@ reset_state(struct st_xform *x)
     json_object_clear(x->chains);
     json_object_clear(x->svc_ris);
     json_object_clear(x->chain_peers);
+    json_object_clear(x->bgp_clients);
+    json_object_clear(x->bgpaas_ports);
     st_rtalloc_clear(&x->rtalloc);
 }
 
@@ -458,7 +472,7 @@ enqueue(struct st_xform *x, struct st_obj *o)
     }
     if (o->ident != x->vn_id && o->ident != x->sg_id && o->ident != x->ri_id
         && o->ident != x->rt_id && o->ident != x->lr_id && o->ident != x->vmi_id
-        && o->ident != x->iip_id) {
+        && o->ident != x->iip_id && o->ident != x->bgpaas_id && o->ident != x->br_id) {
         return;
     }
     o->queued = true;
@@ -2426,6 +2440,272 @@ eval_iip(struct st_xform *x, struct st_obj *iip)
     write_delete(x, iip, iip);
 }
 
+/* ---- BGP as a service (§6.5). ---- */
+
+#define BGPAAS_PORT_START 50000
+#define BGPAAS_PORT_END 50512
+
+static const char *
+bgp_router_type(const struct st_obj *br)
+{
+    return json_string_value(json_object_get(json_object_get(br->props,
+                                                             "bgp_router_parameters"),
+                                             "router_type"));
+}
+
+static bool
+is_bgpaas_client(const struct st_obj *br)
+{
+    const char *t = bgp_router_type(br);
+    return t && !strcmp(t, "bgpaas-client");
+}
+
+/* The source port of bgpaas client NAME: the one it has (ROUTER's) when free, else the
+ * lowest free one of the range.  0 when the range is exhausted. */
+static int
+bgpaas_port(struct st_xform *x, const char *name, const struct st_obj *router)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach (x->bgpaas_ports, k, v) {
+        if (!strcmp(json_string_value(v), name)) {
+            return atoi(k);
+        }
+    }
+    char key[16];
+    json_t *sp = router ? json_object_get(json_object_get(router->props,
+                                                          "bgp_router_parameters"),
+                                          "source_port") : NULL;
+    if (json_is_integer(sp) && json_integer_value(sp) >= BGPAAS_PORT_START
+        && json_integer_value(sp) < BGPAAS_PORT_END) {
+        snprintf(key, sizeof key, "%d", (int) json_integer_value(sp));
+        if (!json_object_get(x->bgpaas_ports, key)) {
+            json_object_set_new(x->bgpaas_ports, key, json_string(name));
+            return (int) json_integer_value(sp);
+        }
+    }
+    for (int p = BGPAAS_PORT_START; p < BGPAAS_PORT_END; p++) {
+        snprintf(key, sizeof key, "%d", p);
+        if (!json_object_get(x->bgpaas_ports, key)) {
+            json_object_set_new(x->bgpaas_ports, key, json_string(name));
+            return p;
+        }
+    }
+    return 0;
+}
+
+static void
+bgpaas_port_release(struct st_xform *x, const char *name)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (x->bgpaas_ports, tmp, k, v) {
+        if (!strcmp(json_string_value(v), name)) {
+            json_object_del(x->bgpaas_ports, k);
+        }
+    }
+}
+
+/* Rebuilds the port allocation from the graph: each existing client keeps its port (in
+ * name order, so that a port two clients show stays with the first). */
+static void
+rebuild_bgpaas_ports(struct st_xform *x)
+{
+    size_t n = 0;
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
+        n++;
+    }
+    struct st_obj **v = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *v);
+    n = 0;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
+        if (st_obj_exists(o) && is_bgpaas_client(o)) {
+            v[n++] = o;
+        }
+    }
+    qsort(v, n, sizeof *v, obj_cmp);
+    for (size_t i = 0; i < n; i++) {
+        bgpaas_port(x, v[i]->fq_str, v[i]);
+    }
+    mem_free(&mem_type_st_xform, v);
+}
+
+static struct st_obj *
+locate_child(struct st_xform *x, const struct schema_ident *id, const struct st_obj *parent,
+             const char *name)
+{
+    json_t *fq = json_deep_copy(parent->fq_name);
+    json_array_append_new(fq, json_string(name));
+    struct st_obj *o = st_graph_locate(x->graph, id, fq);
+    json_decref(fq);
+    return o;
+}
+
+/* The peering between client C and server S as the graph shows it (either direction, as
+ * IF-MAP has one link for the pair). */
+static const json_t *
+peering_attr(const struct st_obj *c, const struct st_obj *s, bool *found)
+{
+    struct st_ref *r = st_obj_find_ref(c, s);
+    if (!r) {
+        r = st_obj_find_ref(s, c);
+    }
+    *found = r != NULL;
+    return r ? r->attr : NULL;
+}
+
+static void
+eval_bgpaas(struct st_xform *x, struct st_obj *b)
+{
+    /* Clients it wants: client name -> its interface. */
+    json_t *want = json_object();
+    bool shared = json_is_true(json_object_get(b->props, "bgpaas_shared"));
+    struct st_ref *r;
+    if (st_obj_exists(b)) {
+        LIST_FOR_EACH (r, from_node, &b->refs) {
+            struct st_obj *vmi = r->to;
+            if (vmi->ident != x->vmi_id || !st_obj_exists(vmi)) {
+                continue;
+            }
+            struct st_obj *vn = NULL;
+            struct st_ref *vr;
+            LIST_FOR_EACH (vr, from_node, &vmi->refs) {
+                if (vr->to->ident == x->vn_id && st_obj_exists(vr->to)) {
+                    vn = vr->to;
+                }
+            }
+            struct st_obj *ri = vn ? primary_ri(x, vn) : NULL;
+            if (!ri) {
+                continue;
+            }
+            char *name = mem_asprintf(&mem_type_string, "%s:%s", ri->fq_str,
+                                      shared ? last_name(b) : last_name(vmi));
+            if (!json_object_get(want, name)) {
+                json_object_set_new(want, name, xjson_pack("{ssss}", "ri", ri->fq_str,
+                                                           "vmi", vmi->fq_str));
+            }
+            xfree(name);
+        }
+    }
+    /* Clients it had and no more: released, re-evaluated (deleted). */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (x->bgp_clients, tmp, k, v) {
+        if (!strcmp(json_string_value(v), b->fq_str) && !json_object_get(want, k)) {
+            struct st_obj *br = find(x, x->br_id, k);
+            bgpaas_port_release(x, k);
+            json_object_del(x->bgp_clients, k);     /* Frees K. */
+            if (br) {
+                enqueue(x, br);
+            }
+        }
+    }
+    json_t *have_refs = json_array();       /* Clients that exist, for BGPaaS -> router. */
+    json_object_foreach (want, k, v) {
+        json_object_set_new(x->bgp_clients, k, json_string(b->fq_str));
+        struct st_obj *ri = find(x, x->ri_id, json_string_value(json_object_get(v, "ri")));
+        struct st_obj *vmi = find(x, x->vmi_id, json_string_value(json_object_get(v, "vmi")));
+        struct st_obj *server = locate_child(x, x->br_id, ri, "bgpaas-server");
+        if (!st_obj_exists(server)) {
+            if (!server->busy) {
+                write_create(x, server, xjson_pack("{sss{ss}}", "parent_type",
+                                                   "routing-instance", "bgp_router_parameters",
+                                                   "router_type", "bgpaas-server"), b);
+            } else if (server->xf) {
+                op_wait(server->xf, b);
+            }
+            st_graph_maybe_free(x->graph, server);
+            continue;
+        }
+        struct st_obj *client = find(x, x->br_id, k);
+        int port = bgpaas_port(x, k, client);
+        const char *ip = json_string_value(json_object_get(b->props, "bgpaas_ip_address"));
+        if (!ip) {
+            ip = vmi_address(x, vmi);
+        }
+        json_t *params = xjson_pack("{sssi}", "router_type", "bgpaas-client", "source_port",
+                                    port);
+        json_t *as = json_object_get(b->props, "autonomous_system");
+        if (json_is_integer(as)) {
+            json_object_set(params, "autonomous_system", as);
+        }
+        if (ip) {
+            json_object_set_new(params, "address", json_string(ip));
+            json_object_set_new(params, "identifier", json_string(ip));
+        }
+        /* The peering carries the BGPaaS session attributes. */
+        json_t *sa = json_object_get(b->props, "bgpaas_session_attributes");
+        json_t *attr = json_is_object(sa) ? xjson_pack("{s[{s[O]}]}", "session", "attributes", sa)
+                                          : xjson_pack("{s[{s[{}]}]}", "session", "attributes");
+        json_t *body = NULL;
+        if (!client || !st_obj_exists(client)) {
+            client = locate_child(x, x->br_id, ri, last_name_str(k));
+            if (!client->busy) {
+                body = xjson_pack("{sssOs[{sOsO}]}", "parent_type", "routing-instance",
+                                  "bgp_router_parameters", params, "bgp_router_refs", "to",
+                                  server->fq_name, "attr", attr);
+                write_create(x, client, body, b);
+            }
+            st_graph_maybe_free(x->graph, client);
+        } else {
+            json_array_append_new(have_refs, json_string(k));
+            bool found;
+            const json_t *a = peering_attr(client, server, &found);
+            json_t *hp = json_object_get(client->props, "bgp_router_parameters");
+            if (!client->busy && (!found || !json_equal(a, attr) || !json_equal(hp, params))) {
+                write_update(x, client, xjson_pack("{sOs[{sOsO}]}", "bgp_router_parameters",
+                                                   params, "bgp_router_refs", "to",
+                                                   server->fq_name, "attr", attr), b);
+            }
+        }
+        json_decref(params);
+        json_decref(attr);
+        st_graph_maybe_free(x->graph, server);
+    }
+    /* BGPaaS -> its clients. */
+    if (st_obj_exists(b) && !b->busy) {
+        bool ok = true;
+        size_t n = 0;
+        LIST_FOR_EACH (r, from_node, &b->refs) {
+            if (r->to->ident == x->br_id) {
+                n++;
+                ok &= json_has_str(have_refs, r->to->fq_str);
+            }
+        }
+        if (!ok || n != json_array_size(have_refs)) {
+            json_t *list = json_array();
+            size_t i;
+            json_array_foreach (have_refs, i, v) {
+                struct st_obj *br = find(x, x->br_id, json_string_value(v));
+                json_array_append_new(list, xjson_pack("{sO}", "to", br->fq_name));
+            }
+            write_update(x, b, xjson_pack("{so}", "bgp_router_refs", list), b);
+        }
+    }
+    json_decref(have_refs);
+    json_decref(want);
+}
+
+/* A bgpaas client no BGP-as-a-service wants any more: deleted once nothing refers to it. */
+static void
+eval_bgp_router(struct st_xform *x, struct st_obj *br)
+{
+    if (!st_obj_exists(br) || br->busy || !is_bgpaas_client(br)
+        || json_object_get(x->bgp_clients, br->fq_str)) {
+        return;
+    }
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &br->back_refs) {
+        if (r->from->ident == x->bgpaas_id && st_obj_exists(r->from)) {
+            enqueue(x, r->from);
+            return;
+        }
+    }
+    write_delete(x, br, br);
+}
+
 static void
 evaluate(struct st_xform *x, struct st_obj *o)
 {
@@ -2445,6 +2725,10 @@ evaluate(struct st_xform *x, struct st_obj *o)
         eval_vmi(x, o);
     } else if (o->ident == x->iip_id) {
         eval_iip(x, o);
+    } else if (o->ident == x->bgpaas_id) {
+        eval_bgpaas(x, o);
+    } else if (o->ident == x->br_id) {
+        eval_bgp_router(x, o);
     }
 }
 
@@ -2551,6 +2835,7 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
         }
     }
     rebuild_allocator(x);
+    rebuild_bgpaas_ports(x);
     x->active = true;
     x->n_reconciles++;
     LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated, %zu "
@@ -2561,6 +2846,8 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
     enqueue_all(x, x->lr_id);
     enqueue_all(x, x->ri_id);
     enqueue_all(x, x->iip_id);
+    enqueue_all(x, x->bgpaas_id);
+    enqueue_all(x, x->br_id);
     const char *k;
     json_t *v;
     json_object_foreach (x->rt_reg, k, v) {
@@ -2569,6 +2856,18 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
 }
 
 /* ---- The reaction map. ---- */
+
+/* The BGP-as-a-service objects using interface VMI. */
+static void
+enqueue_bgpaas_of(struct st_xform *x, const struct st_obj *vmi)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &vmi->back_refs) {
+        if (r->from->ident == x->bgpaas_id) {
+            enqueue(x, r->from);
+        }
+    }
+}
 
 static bool
 policy_mentions(const struct st_obj *pol, const char *name)
@@ -2679,6 +2978,20 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         if (si) {
             chains_touching(x, si->fq_str);
         }
+        enqueue_bgpaas_of(x, o);
+    } else if (o->ident == x->bgpaas_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF) {
+            enqueue(x, other);
+        }
+    } else if (o->ident == x->br_id) {
+        enqueue(x, o);
+        struct st_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == x->bgpaas_id) {
+                enqueue(x, r->from);
+            }
+        }
     } else if (o->ident == x->si_id) {
         chains_touching(x, o->fq_str);
     } else if (o->ident == x->stmpl_id) {
@@ -2709,6 +3022,9 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
             struct st_obj *si = r->to->ident == x->vmi_id ? vmi_si(x, r->to) : NULL;
             if (si) {
                 chains_touching(x, si->fq_str);
+            }
+            if (r->to->ident == x->vmi_id) {
+                enqueue_bgpaas_of(x, r->to);
             }
         }
         const char *name = last_name(o);
@@ -2845,6 +3161,10 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->chains = json_object();
     x->svc_ris = json_object();
     x->chain_peers = json_object();
+    x->bgpaas_id = schema_ident(schema, "bgp-as-a-service");
+    x->br_id = schema_ident(schema, "bgp-router");
+    x->bgp_clients = json_object();
+    x->bgpaas_ports = json_object();
     x->graph = st_graph_create(schema, graph_changed, x);
     st_rtalloc_init(&x->rtalloc);
     x->rev = json_object();
@@ -2880,6 +3200,8 @@ st_xform_destroy(struct st_xform *x)
     json_decref(x->chains);
     json_decref(x->svc_ris);
     json_decref(x->chain_peers);
+    json_decref(x->bgp_clients);
+    json_decref(x->bgpaas_ports);
     event_free(x->kick);
     event_free(x->settle);
     event_free(x->recheck);

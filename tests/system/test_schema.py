@@ -894,3 +894,73 @@ def test_takeover_in_the_middle_of_a_burst_with_chains(tmp_path):
         problems += node.stop()
         ens.stop()
         assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# BGP as a service (§6.5)
+
+
+def bgp_routers(api, ri_name):
+    """{name: bgp-router} of the routers under routing instance RI_NAME."""
+    ri = read_ri(api, ri_name)
+    return {r["to"][-1]: api.read("bgp-router", r["uuid"]) for r in ri.get("bgp_routers") or []}
+
+
+def test_bgp_as_a_service(node, api, st):
+    t = api.project()
+    vn = t.vn(unique("bgpaas-vn"), subnets=["10.9.0.0/24"])
+    ports = []
+    for _ in range(2):
+        vmi = t.vmi(vn)
+        iip = t.iip(vn, virtual_machine_interface_refs=[{"to": vmi["fq_name"]}])
+        ports.append((vmi, iip["instance_ip_address"]))
+    attrs = {"hold_time": 90, "address_families": {"family": ["inet", "inet6"]}}
+    b = api.create("bgp-as-a-service", {
+        "parent_type": "project", "fq_name": t.fq + [unique("bgpaas")],
+        "autonomous_system": 65100, "bgpaas_session_attributes": attrs,
+        "virtual_machine_interface_refs": [{"to": v["fq_name"]} for v, _ in ports]})
+    ri = fq(primary_ri(api, vn["uuid"]))
+
+    def routers():
+        rs = bgp_routers(api, ri)
+        assert set(rs) == {"bgpaas-server"} | {v["fq_name"][-1] for v, _ in ports}, set(rs)
+        assert rs["bgpaas-server"]["bgp_router_parameters"] == {"router_type": "bgpaas-server"}
+        srcs = set()
+        for vmi, ip in ports:
+            c = rs[vmi["fq_name"][-1]]
+            p = c["bgp_router_parameters"]
+            srcs.add(p["source_port"])
+            assert p == {"router_type": "bgpaas-client", "autonomous_system": 65100,
+                         "address": ip, "identifier": ip, "source_port": p["source_port"]}, p
+            assert 50000 <= p["source_port"] < 50512
+            peer = [r for r in c.get("bgp_router_refs") or []]
+            assert [r["to"][-1] for r in peer] == ["bgpaas-server"], peer
+            assert peer[0]["attr"] == {"session": [{"attributes": [attrs]}]}, peer[0]["attr"]
+        assert len(srcs) == len(ports)
+        got = api.read("bgp-as-a-service", b["uuid"])
+        assert {r["to"][-1] for r in got.get("bgp_router_refs") or []} == \
+            {v["fq_name"][-1] for v, _ in ports}
+        return {k: r["bgp_router_parameters"].get("source_port") for k, r in rs.items()}
+    first = converge("bgpaas routers", routers)
+    st.wait_idle()
+    # A restart keeps the ports and writes nothing.
+    before = node.api_counters()
+    st.kill()
+    st.start()
+    st.wait_idle()
+    assert node.api_counters() == before
+    assert routers() == first
+    # An interface leaves: its client goes, the other keeps its port.
+    api.update("bgp-as-a-service", b["uuid"], {"virtual_machine_interface_refs": [
+        {"to": ports[1][0]["fq_name"]}]})
+    gone = ports.pop(0)[0]["fq_name"][-1]
+
+    def one_left():
+        got = routers()
+        assert gone not in got
+        return got
+    after = converge("one client left", one_left)
+    assert after[ports[0][0]["fq_name"][-1]] == first[ports[0][0]["fq_name"][-1]]
+    # The BGPaaS goes: its clients go (the server stays with the instance).
+    api.remove("bgp-as-a-service", b["uuid"])
+    converge("clients removed", lambda: set(bgp_routers(api, ri)) == {"bgpaas-server"} or None)
