@@ -327,6 +327,11 @@ apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char 
     }
     struct st_obj *o = st_graph_locate(g, m.ident, m.fq_name);
     struct st_obj *other = m.other ? st_graph_locate(g, m.other, m.other_fq_name) : NULL;
+    /* Held until the end: removing a link may otherwise free a placeholder end. */
+    o->busy++;
+    if (other) {
+        other->busy++;
+    }
     switch (m.kind) {
     case VNC_IFMAP_PROP:
         st_graph_set_prop(g, o, m.prop->name, del ? NULL : m.value);
@@ -356,7 +361,9 @@ apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char 
         break;
     }
     vnc_ifmap_meta_clear(&m);
+    o->busy--;
     if (other) {
+        other->busy--;
         st_graph_maybe_free(g, other);
     }
     st_graph_maybe_free(g, o);

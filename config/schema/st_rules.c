@@ -240,10 +240,94 @@ attached(const char *vn, const char *pol, st_rules_policy_vns_fn *policy_vns, vo
     return false;
 }
 
-/* The original's policy_to_acl_rule: the ACL rules of policy rule PRULE for network VN. */
+static json_t *
+canon_ports(const json_t *ports)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach (ports, i, p) {
+        json_array_append_new(out, canon_port(p));
+    }
+    return out;
+}
+
+void
+st_rules_chain_uuid(const json_t *chain, char out[37])
+{
+    json_t *c = json_deep_copy(chain);
+    json_object_del(c, "uuid");
+    char *s = mem_json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(c);
+    uint64_t h1 = 14695981039346656037ull, h2 = 0x6c62272e07bb0142ull;
+    for (const unsigned char *p = (const unsigned char *) s; p && *p; p++) {
+        h1 = (h1 ^ *p) * 1099511628211ull;
+        h2 = (h2 ^ *p) * 0x100000001b3ull;
+        h2 ^= h2 >> 29;
+    }
+    xfree(s);
+    /* Version 5 and the RFC 4122 variant, as a name-based uuid. */
+    h1 = (h1 & ~0xf000ull) | 0x5000ull;
+    h2 = (h2 & 0x3fffffffffffffffull) | 0x8000000000000000ull;
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned) (h1 >> 32),
+             (unsigned) ((h1 >> 16) & 0xffff), (unsigned) (h1 & 0xffff),
+             (unsigned) (h2 >> 48), (unsigned long long) (h2 & 0xffffffffffffull));
+}
+
+char *
+st_rules_service_ri(const char *vn, const char *uuid, const char *si)
+{
+    char *s = mem_asprintf(&mem_type_string, "%s:service-%s-%s", vn, uuid, si);
+    for (char *p = s + strlen(vn) + 1; *p; p++) {
+        if (*p == ':') {
+            *p = '_';
+        }
+    }
+    return s;
+}
+
+/* The action of apply_service rule PRULE between SVN (left) and DVN (right) in network VN:
+ * ACT with pass and the service instance traffic enters in VN.  Adds the chain to CHAINS
+ * (when not NULL and not there yet).  Returns a new reference. */
+static json_t *
+chain_action(const char *vn, const char *svn, const char *dvn, const json_t *prule,
+             const char *proto, const json_t *services, const json_t *act, json_t *chains)
+{
+    json_t *sps = canon_ports(json_object_get(prule, "src_ports"));
+    json_t *dps = canon_ports(json_object_get(prule, "dst_ports"));
+    const char *dir = jstr(prule, "direction");
+    json_t *c = xjson_pack("{sssssssosossso}", "left", svn, "right", dvn, "direction",
+                           dir ? dir : ">", "src_ports", sps, "dst_ports", dps,
+                           "protocol", proto, "services", json_deep_copy(services));
+    char uuid[37];
+    st_rules_chain_uuid(c, uuid);
+    json_object_set_new(c, "uuid", json_string(uuid));
+    bool left = !strcmp(vn, svn);
+    size_t n = json_array_size(services);
+    const char *si = json_string_value(json_array_get(services, left ? 0 : n - 1));
+    char *ri = st_rules_service_ri(vn, uuid, si ? si : "");
+    json_t *a = json_deep_copy(act);
+    json_object_set_new(a, "simple_action", json_string("pass"));
+    json_object_set_new(a, "assign_routing_instance", json_string(ri));
+    xfree(ri);
+    bool dup = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach (chains, i, e) {
+        dup |= !strcmp(jstr(e, "uuid"), uuid);
+    }
+    if (chains && !dup) {
+        json_array_append(chains, c);
+    }
+    json_decref(c);
+    return a;
+}
+
+/* The original's policy_to_acl_rule: the ACL rules of policy rule PRULE for network VN
+ * (chains it asks for are added to CHAINS). */
 static json_t *
 policy_rule_to_acl(const char *vn, const json_t *prule, bool dynamic,
-                   st_rules_policy_vns_fn *policy_vns, void *aux)
+                   st_rules_policy_vns_fn *policy_vns, void *aux, json_t *chains)
 {
     json_t *result = json_array();
     const char *ethertype = jstr(prule, "ethertype");
@@ -252,13 +336,11 @@ policy_rule_to_acl(const char *vn, const json_t *prule, bool dynamic,
     if (!proto || !json_is_object(action)) {
         return result;
     }
-    if (json_array_size(json_object_get(action, "apply_service"))) {
-        /* Service chains are not derived yet: such rules give no ACL rule, as the original
-         * gives none while the chain cannot be built. */
-        return result;
-    }
+    const json_t *services = json_object_get(action, "apply_service");
+    bool chain = json_array_size(services) > 0;
     json_t *act = canon(action);
     json_object_del(act, "assign_routing_instance");
+    json_object_del(act, "apply_service");
     const char *uuid = jstr(prule, "rule_uuid");
     bool bidir = same_str(jstr(prule, "direction"), "<>");
     const json_t *sps = json_object_get(prule, "src_ports");
@@ -283,7 +365,16 @@ policy_rule_to_acl(const char *vn, const json_t *prule, bool dynamic,
             }
             json_t *sm2 = json_deep_copy(sm);
             bool ok = true;
-            if (me(vn, dvn) || me(vn, svn)) {
+            json_t *pair_act = json_incref(act);
+            if (chain) {
+                /* A chain needs two real networks, this one being either end. */
+                ok = svn && dvn && strcmp(svn, "any") && strcmp(dvn, "any") && strcmp(svn, dvn)
+                     && (!strcmp(vn, svn) || !strcmp(vn, dvn));
+                if (ok) {
+                    json_decref(pair_act);
+                    pair_act = chain_action(vn, svn, dvn, prule, proto, services, act, chains);
+                }
+            } else if (me(vn, dvn) || me(vn, svn)) {
                 /* This network is one end. */
             } else if (!dvn && dpol) {
                 ok = attached(vn, dpol, policy_vns, aux);
@@ -311,10 +402,10 @@ policy_rule_to_acl(const char *vn, const json_t *prule, bool dynamic,
                             json_array_foreach (da_list, d, da) {
                                 json_t *p1 = canon_port(sp), *p2 = canon_port(dp);
                                 list_append(result, make_rule(sa, p1, da, p2, proto, ethertype,
-                                                              act, uuid), dynamic);
+                                                              pair_act, uuid), dynamic);
                                 if (bidir && (!json_equal(sa, da) || !json_equal(p1, p2))) {
                                     list_append(result, make_rule(da, p2, sa, p1, proto,
-                                                                  ethertype, act, uuid),
+                                                                  ethertype, pair_act, uuid),
                                                 dynamic);
                                 }
                                 json_decref(p1);
@@ -326,6 +417,7 @@ policy_rule_to_acl(const char *vn, const json_t *prule, bool dynamic,
                 json_decref(sa_list);
                 json_decref(da_list);
             }
+            json_decref(pair_act);
             json_decref(sm2);
             json_decref(dm);
         }
@@ -412,6 +504,7 @@ st_rules_vn(const char *vn, const struct st_rules_policy *pols, size_t n,
 {
     out->static_entries = out->dynamic_entries = NULL;
     out->connections = json_array();
+    out->chains = json_array();
     json_t *st_rules = NULL, *dyn_rules = NULL;
     for (size_t k = 0; k < n; k++) {
         json_t **target = pols[k].dynamic ? &dyn_rules : &st_rules;
@@ -421,7 +514,8 @@ st_rules_vn(const char *vn, const struct st_rules_policy *pols, size_t n,
         size_t i;
         json_t *prule;
         json_array_foreach (json_object_get(pols[k].entries, "policy_rule"), i, prule) {
-            json_t *list = policy_rule_to_acl(vn, prule, pols[k].dynamic, policy_vns, aux);
+            json_t *list = policy_rule_to_acl(vn, prule, pols[k].dynamic, policy_vns, aux,
+                                              out->chains);
             size_t j;
             json_t *r;
             json_array_foreach (list, j, r) {
@@ -432,7 +526,8 @@ st_rules_vn(const char *vn, const struct st_rules_policy *pols, size_t n,
                 const json_t *m = json_object_get(r, "match_condition");
                 const json_t *act = json_object_get(r, "action_list");
                 const char *simple = jstr(act, "simple_action");
-                if (!simple || !strcmp(simple, "deny")) {
+                if (!simple || !strcmp(simple, "deny") || jstr(act, "assign_routing_instance")) {
+                    /* A service chain connects the networks through its instances. */
                     continue;
                 }
                 const char *s = jstr(json_object_get(m, "src_address"), "virtual_network");
@@ -491,7 +586,8 @@ st_rules_vn_result_clear(struct st_rules_vn_result *r)
     json_decref(r->static_entries);
     json_decref(r->dynamic_entries);
     json_decref(r->connections);
-    r->static_entries = r->dynamic_entries = r->connections = NULL;
+    json_decref(r->chains);
+    r->static_entries = r->dynamic_entries = r->connections = r->chains = NULL;
 }
 
 /* _convert_security_group_name_to_id: replaces A's security_group by a numeric id string.

@@ -42,6 +42,9 @@ struct st_rules_vn_result {
     json_t *dynamic_entries;    /* {"dynamic": true, ...}, or NULL. */
     json_t *connections;        /* Sorted array of the network names this network's pass
                                  * rules connect it to ("*" for any). */
+    json_t *chains;             /* Array of the service chains its apply_service rules ask
+                                 * for where it is the left or the right network (see
+                                 * st_rules_chain), without duplicates, in rule order. */
 };
 
 /* Expands the N policies POLS of network VN (fq_name string).  LOGICAL_ROUTERS_ENABLED selects
@@ -51,6 +54,28 @@ void st_rules_vn(const char *vn, const struct st_rules_policy *pols, size_t n,
                  bool logical_routers_enabled, st_rules_policy_vns_fn *policy_vns, void *aux,
                  struct st_rules_vn_result *out);
 void st_rules_vn_result_clear(struct st_rules_vn_result *);
+
+/* Service chains (§6.3).  A policy rule with action_list.apply_service [si, ...] between a
+ * concrete source network (left) and destination network (right) asks for one chain,
+ * identified as in the original by left, right, direction, source ports, destination ports,
+ * protocol and service list.  The original named a chain with a random uuid kept in
+ * ZooKeeper; here the uuid is derived from that identity (st_rules_chain_uuid), so that a
+ * restarted or new leader finds the same chain, and the same names, without any store.
+ *
+ * A chain is the JSON object {"uuid", "left", "right", "direction", "src_ports",
+ * "dst_ports", "protocol", "services"} (ports canonical {start_port, end_port} arrays,
+ * protocol as in ACLs).  In the ACL of the left network an apply_service rule becomes a pass
+ * rule with assign_routing_instance = the left service instance of the first service; in the
+ * right network's, the right service instance of the last one; such rules make no
+ * connection between the networks' primary instances (the chain connects them). */
+
+/* The chain uuid of identity CHAIN (its members but "uuid"): 128 bits of two FNV-1a hashes
+ * over the canonical JSON, formatted as a version-5-looking uuid into OUT. */
+void st_rules_chain_uuid(const json_t *chain, char out[37]);
+
+/* The service routing instance of service instance SI (fq string) of chain UUID in network
+ * VN: "<vn>:service-<uuid>-<si with ':' -> '_'>" (new string, free with xfree). */
+char *st_rules_service_ri(const char *vn, const char *uuid, const char *si);
 
 /* The id of security group NAME (fq_name string), or -1 when unknown. */
 typedef long long st_rules_sg_id_fn(void *aux, const char *sg);

@@ -30,6 +30,7 @@ struct st_vn {
     json_t *conns;              /* Sorted network names its pass rules reach ("*": any). */
     json_t *rt_both, *rt_import, *rt_export;    /* User route targets, normalized. */
     json_t *policies;           /* Policy names in order, for introspect. */
+    json_t *chains;             /* Uuids of the service chains its policies ask for. */
     size_t acl_rules;
 };
 
@@ -62,7 +63,8 @@ struct st_xform {
     struct st_graph *graph;
     struct st_xform_config cfg;
     const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
-    const struct schema_ident *lr_id, *vmi_id;
+    const struct schema_ident *lr_id, *vmi_id, *si_id, *stmpl_id, *vm_id, *iip_id, *pt_id;
+    const struct schema_ident *bgpaas_id, *br_id;
     st_xform_guard_fn *guard;
     void *guard_aux;
 
@@ -79,6 +81,14 @@ struct st_xform {
     json_t *force_conns;        /* Instances whose connection list must be written even if
                                  * the graph shows it right (see eval_ri). */
     json_t *tmp_policy_vns;     /* During one evaluation: policy -> its networks. */
+    /* Service chains (§6.3). */
+    json_t *chains;             /* Uuid -> {"spec": chain (st_rules), "users": {network: true},
+                                 * "ris": [service instance names built], "state": text}. */
+    json_t *svc_ris;            /* Service instance name -> {"chain", "si", "side", "index"}. */
+    json_t *chain_peers;        /* Network -> {service instance its primary connects to}. */
+    /* BGP as a service (§6.5). */
+    json_t *bgp_clients;        /* bgpaas-client router -> the BGP-as-a-service wanting it. */
+    json_t *bgpaas_ports;       /* Source port -> bgpaas-client router. */
 
     struct list q1, q2;         /* Networks, groups, then instances and route targets. */
     struct event *kick, *settle, *recheck;
@@ -91,6 +101,7 @@ static void enqueue(struct st_xform *, struct st_obj *);
 static void enqueue_name(struct st_xform *, const struct schema_ident *, const char *fq_str);
 static void enqueue_rt(struct st_xform *, const char *name);
 static void maybe_activate(struct st_xform *);
+static void vn_chains_update(struct st_xform *, struct st_obj *vn, const json_t *chains);
 static void graph_changed(void *aux, struct st_obj *, enum st_change, const char *field,
                           struct st_obj *other);
 
@@ -101,6 +112,14 @@ last_name(const struct st_obj *o)
 {
     size_t n = json_array_size(o->fq_name);
     return n ? json_string_value(json_array_get(o->fq_name, n - 1)) : "";
+}
+
+/* The last component of fq_name string S. */
+static const char *
+last_name_str(const char *s)
+{
+    const char *p = strrchr(s, ':');
+    return p ? p + 1 : s;
 }
 
 static bool
@@ -140,6 +159,15 @@ primary_ri(const struct st_xform *x, const struct st_obj *vn)
         }
     }
     return NULL;
+}
+
+/* Whether RI looks like a service chain's instance ("<vn>:service-<uuid>-<si>"). */
+static bool
+is_service_ri(const struct st_xform *x, const struct st_obj *ri)
+{
+    return ri->ident == x->ri_id && ri->parent && ri->parent->ident == x->vn_id
+           && !strncmp(last_name(ri), "service-", 8)
+           && !json_is_true(json_object_get(ri->props, "routing_instance_is_default"));
 }
 
 static bool
@@ -226,6 +254,7 @@ vn_state_free(struct st_xform *x, struct st_obj *vn)
     json_decref(s->rt_import);
     json_decref(s->rt_export);
     json_decref(s->policies);
+    json_decref(s->chains);
     mem_free(&mem_type_st_xform, s);
     vn->xf = NULL;
 }
@@ -288,6 +317,11 @@ reset_state(struct st_xform *x)
     json_object_clear(x->force_conns);
     json_object_clear(x->vn_lrs);
     json_object_clear(x->rt_reg);
+    json_object_clear(x->chains);
+    json_object_clear(x->svc_ris);
+    json_object_clear(x->chain_peers);
+    json_object_clear(x->bgp_clients);
+    json_object_clear(x->bgpaas_ports);
     st_rtalloc_clear(&x->rtalloc);
 }
 
@@ -370,7 +404,8 @@ rebuild_allocator(struct st_xform *x)
     n_ri = 0;
     LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
         if (st_obj_exists(o) && is_vn_parent(o)
-            && json_is_true(json_object_get(o->props, "routing_instance_is_default"))
+            && (json_is_true(json_object_get(o->props, "routing_instance_is_default"))
+                || is_service_ri(x, o))
             && !no_rt_network(o->parent)) {
             ris[n_ri++] = o;
         }
@@ -436,7 +471,8 @@ enqueue(struct st_xform *x, struct st_obj *o)
         return;
     }
     if (o->ident != x->vn_id && o->ident != x->sg_id && o->ident != x->ri_id
-        && o->ident != x->rt_id && o->ident != x->lr_id) {
+        && o->ident != x->rt_id && o->ident != x->lr_id && o->ident != x->vmi_id
+        && o->ident != x->iip_id && o->ident != x->bgpaas_id && o->ident != x->br_id) {
         return;
     }
     o->queued = true;
@@ -1013,6 +1049,7 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
     if (!st_obj_exists(vn)) {
         if (s) {
             json_t *old = json_incref(s->conns);
+            vn_chains_update(x, vn, NULL);
             vn_state_free(x, vn);
             conns_changed(x, vn, old, NULL, true);
             json_decref(old);
@@ -1027,6 +1064,7 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
         s->rt_import = json_array();
         s->rt_export = json_array();
         s->policies = json_array();
+        s->chains = json_array();
     }
     struct pol_sort *ps;
     size_t n = vn_policies(x, vn, &ps);
@@ -1083,6 +1121,10 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
         json_decref(imp);
         json_decref(exp);
     }
+
+    /* Service chains: those it asks for, and those it is an end of (its subnets, primary
+     * instance or existence may matter to them). */
+    vn_chains_update(x, vn, res.chains);
 
     /* ACLs. */
     struct acl_want wants[2] = {
@@ -1274,9 +1316,63 @@ ensure_rt(struct st_xform *x, const char *name, struct st_obj *ri)
     return false;
 }
 
+/* Makes RI's route-target and connection references WANT (sorted here) and, when EXTRA (stolen,
+ * may be NULL) is not NULL, writes its properties along. */
+static void
+ri_sync(struct st_xform *x, struct st_obj *ri, struct want_ref *rts, size_t n_rts,
+        struct want_ref *conns, size_t n_conn, json_t *extra)
+{
+    qsort(rts, n_rts, sizeof *rts, want_cmp);
+    qsort(conns, n_conn, sizeof *conns, want_cmp);
+    bool rt_ok = refs_match(ri, x->rt_id, rts, n_rts);
+    bool conn_ok = refs_match(ri, x->ri_id, conns, n_conn);
+    /* The IF-MAP graph shows one link for the pair of references between two instances,
+     * so a peer cannot see whether its own reference is there: when this instance's
+     * connections change, each peer gained or lost writes its list too. */
+    bool forced = json_object_get(x->force_conns, ri->fq_str) != NULL;
+    json_object_del(x->force_conns, ri->fq_str);
+    if (!conn_ok) {
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &ri->refs) {
+            bool wanted = false;
+            for (size_t i = 0; i < n_conn; i++) {
+                wanted |= conns[i].to == r->to;
+            }
+            if (r->to->ident == x->ri_id && !wanted) {
+                json_object_set_new(x->force_conns, r->to->fq_str, json_true());
+                enqueue(x, r->to);
+            }
+        }
+        for (size_t i = 0; i < n_conn; i++) {
+            if (!st_obj_find_ref(ri, conns[i].to)) {
+                json_object_set_new(x->force_conns, conns[i].to->fq_str, json_true());
+                enqueue(x, conns[i].to);
+            }
+        }
+    }
+    conn_ok &= !forced;
+    if (!rt_ok || !conn_ok || extra) {
+        json_t *body = extra ? extra : json_object();
+        if (!rt_ok) {
+            json_object_set_new(body, "route_target_refs", refs_body(rts, n_rts));
+        }
+        if (!conn_ok) {
+            json_object_set_new(body, "routing_instance_refs", refs_body(conns, n_conn));
+        }
+        write_update(x, ri, body, ri);
+    }
+}
+
+static void eval_svc_ri(struct st_xform *, struct st_obj *, const json_t *info);
+
 static void
 eval_ri(struct st_xform *x, struct st_obj *ri)
 {
+    const json_t *svc = json_object_get(x->svc_ris, ri->fq_str);
+    if (svc || (st_obj_exists(ri) && is_service_ri(x, ri))) {
+        eval_svc_ri(x, ri, svc);
+        return;
+    }
     bool primary = st_obj_exists(ri) && is_vn_parent(ri)
                    && json_is_true(json_object_get(ri->props, "routing_instance_is_default"));
     if (!primary) {
@@ -1394,47 +1490,25 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
         }
         json_decref(cands);
     }
+    /* The service instances of the chains this network is an end of. */
+    const char *peer;
+    json_t *pv;
+    json_object_foreach (json_object_get(x->chain_peers, vn->fq_str), peer, pv) {
+        struct st_obj *pri = find(x, x->ri_id, peer);
+        if (!pri || !st_obj_exists(pri)) {
+            continue;
+        }
+        if (n_conn == conn_cap) {
+            conn_cap *= 2;
+            conns = mem_realloc(&mem_type_st_xform, conns, conn_cap * sizeof *conns);
+        }
+        conns[n_conn].to = pri;
+        conns[n_conn].attr = json_object();
+        n_conn++;
+    }
 
     if (!missing && !ri->busy) {
-        qsort(rts, n_rts, sizeof *rts, want_cmp);
-        qsort(conns, n_conn, sizeof *conns, want_cmp);
-        bool rt_ok = refs_match(ri, x->rt_id, rts, n_rts);
-        bool conn_ok = refs_match(ri, x->ri_id, conns, n_conn);
-        /* The IF-MAP graph shows one link for the pair of references between two instances,
-         * so a peer cannot see whether its own reference is there: when this instance's
-         * connections change, each peer gained or lost writes its list too. */
-        bool forced = json_object_get(x->force_conns, ri->fq_str) != NULL;
-        json_object_del(x->force_conns, ri->fq_str);
-        if (!conn_ok) {
-            struct st_ref *r;
-            LIST_FOR_EACH (r, from_node, &ri->refs) {
-                bool wanted = false;
-                for (size_t i = 0; i < n_conn; i++) {
-                    wanted |= conns[i].to == r->to;
-                }
-                if (r->to->ident == x->ri_id && !wanted) {
-                    json_object_set_new(x->force_conns, r->to->fq_str, json_true());
-                    enqueue(x, r->to);
-                }
-            }
-            for (size_t i = 0; i < n_conn; i++) {
-                if (!st_obj_find_ref(ri, conns[i].to)) {
-                    json_object_set_new(x->force_conns, conns[i].to->fq_str, json_true());
-                    enqueue(x, conns[i].to);
-                }
-            }
-        }
-        conn_ok &= !forced;
-        if (!rt_ok || !conn_ok) {
-            json_t *body = json_object();
-            if (!rt_ok) {
-                json_object_set_new(body, "route_target_refs", refs_body(rts, n_rts));
-            }
-            if (!conn_ok) {
-                json_object_set_new(body, "routing_instance_refs", refs_body(conns, n_conn));
-            }
-            write_update(x, ri, body, ri);
-        }
+        ri_sync(x, ri, rts, n_rts, conns, n_conn, NULL);
     }
     for (size_t i = 0; i < n_rts; i++) {
         json_decref(rts[i].attr);
@@ -1610,6 +1684,1028 @@ eval_lr(struct st_xform *x, struct st_obj *lr)
     json_decref(old_vns);
 }
 
+/* ---- Service chains (§6.3). ---- */
+
+static const char *
+chain_spec_str(const json_t *chain, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(chain, "spec"), key));
+}
+
+/* The service mode of service instance SI: its template's, "transparent" when unknown. */
+static const char *
+si_mode(const struct st_xform *x, const struct st_obj *si)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &si->refs) {
+        if (r->to->ident == x->stmpl_id && st_obj_exists(r->to)) {
+            const char *m = json_string_value(json_object_get(
+                json_object_get(r->to->props, "service_template_properties"), "service_mode"));
+            return m ? m : "transparent";
+        }
+    }
+    return "transparent";
+}
+
+static bool
+si_has_template(const struct st_xform *x, const struct st_obj *si)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &si->refs) {
+        if (r->to->ident == x->stmpl_id && st_obj_exists(r->to)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The service instance VMI belongs to (through its virtual machine's reference or its port
+ * tuple), or NULL. */
+static struct st_obj *
+vmi_si(const struct st_xform *x, const struct st_obj *vmi)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &vmi->refs) {
+        if (r->to->ident == x->pt_id && r->to->parent && st_obj_exists(r->to->parent)) {
+            return r->to->parent;
+        }
+    }
+    const struct st_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
+    LIST_FOR_EACH (r, from_node, &vmi->refs) {
+        if (r->to->ident == x->vm_id) {
+            vm = r->to;
+        }
+    }
+    if (vm) {
+        LIST_FOR_EACH (r, from_node, &vm->refs) {
+            if (r->to->ident == x->si_id && st_obj_exists(r->to)) {
+                return r->to;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *
+vmi_type(const struct st_obj *vmi)
+{
+    return json_string_value(json_object_get(
+        json_object_get(vmi->props, "virtual_machine_interface_properties"),
+        "service_interface_type"));
+}
+
+/* The interfaces of service instance SI (existing ones, sorted by name) into OUT. */
+static size_t
+si_vmis(const struct st_xform *x, const struct st_obj *si, struct st_obj **out, size_t max)
+{
+    size_t n = 0;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &si->back_refs) {
+        if (r->from->ident != x->vm_id || !st_obj_exists(r->from)) {
+            continue;
+        }
+        const struct st_obj *vm = r->from;
+        struct st_obj *c;
+        LIST_FOR_EACH (c, child_node, &vm->children) {
+            if (c->ident == x->vmi_id && st_obj_exists(c) && n < max) {
+                out[n++] = c;
+            }
+        }
+        struct st_ref *vr;
+        LIST_FOR_EACH (vr, to_node, &vm->back_refs) {
+            if (vr->from->ident == x->vmi_id && st_obj_exists(vr->from) && n < max) {
+                bool dup = false;
+                for (size_t i = 0; i < n; i++) {
+                    dup |= out[i] == vr->from;
+                }
+                if (!dup) {
+                    out[n++] = vr->from;
+                }
+            }
+        }
+    }
+    struct st_obj *pt;
+    LIST_FOR_EACH (pt, child_node, &si->children) {
+        if (pt->ident != x->pt_id || !st_obj_exists(pt)) {
+            continue;
+        }
+        LIST_FOR_EACH (r, to_node, &pt->back_refs) {
+            if (r->from->ident == x->vmi_id && st_obj_exists(r->from) && n < max) {
+                bool dup = false;
+                for (size_t i = 0; i < n; i++) {
+                    dup |= out[i] == r->from;
+                }
+                if (!dup) {
+                    out[n++] = r->from;
+                }
+            }
+        }
+    }
+    qsort(out, n, sizeof *out, obj_cmp);
+    return n;
+}
+
+#define MAX_SI_VMIS 64
+
+/* The first IPv4 (else any) address of VMI's instance IPs, or NULL. */
+static const char *
+vmi_address(const struct st_xform *x, const struct st_obj *vmi)
+{
+    const char *best = NULL, *best_name = NULL;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &vmi->back_refs) {
+        if (r->from->ident != x->iip_id || !st_obj_exists(r->from)) {
+            continue;
+        }
+        const char *a = json_string_value(json_object_get(r->from->props,
+                                                          "instance_ip_address"));
+        if (!a) {
+            continue;
+        }
+        bool v4 = !strchr(a, ':');
+        bool best_v4 = best && !strchr(best, ':');
+        if (!best || (v4 && !best_v4)
+            || (v4 == best_v4 && strcmp(r->from->fq_str, best_name) < 0)) {
+            best = a;
+            best_name = r->from->fq_str;
+        }
+    }
+    return best;
+}
+
+/* The address of the first interface of type TYPE of service instance SI, or NULL. */
+static const char *
+si_if_address(const struct st_xform *x, const struct st_obj *si, const char *type)
+{
+    struct st_obj *vmis[MAX_SI_VMIS];
+    size_t n = si_vmis(x, si, vmis, MAX_SI_VMIS);
+    for (size_t i = 0; i < n; i++) {
+        const char *t = vmi_type(vmis[i]);
+        const char *a = t && !strcmp(t, type) ? vmi_address(x, vmis[i]) : NULL;
+        if (a) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* The instance IP of a transparent service in a chain: "<service instance's last name>". */
+static struct st_obj *
+chain_iip(struct st_xform *x, const char *svc_ri_name)
+{
+    const char *last = strrchr(svc_ri_name, ':');
+    json_t *fq = xjson_pack("[s]", last ? last + 1 : svc_ri_name);
+    struct st_obj *o = st_graph_locate(x->graph, x->iip_id, fq);
+    json_decref(fq);
+    return o;
+}
+
+/* The subnets of network VN as "prefix/len" strings. */
+static json_t *
+vn_prefixes(const struct st_xform *x, const struct st_obj *vn)
+{
+    json_t *out = json_array();
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &vn->refs) {
+        if (strcmp(r->to->ident->name, "network-ipam")) {
+            continue;
+        }
+        size_t i;
+        json_t *sn;
+        json_array_foreach (json_object_get(r->attr, "ipam_subnets"), i, sn) {
+            const json_t *sub = json_object_get(sn, "subnet");
+            const char *p = json_string_value(json_object_get(sub, "ip_prefix"));
+            json_t *l = json_object_get(sub, "ip_prefix_len");
+            if (p && json_is_integer(l)) {
+                char buf[80];
+                snprintf(buf, sizeof buf, "%s/%d", p, (int) json_integer_value(l));
+                json_array_append_new(out, json_string(buf));
+            }
+        }
+    }
+    return out;
+}
+
+/* Re-derives what chain UUID should have built and queues what depends on it. */
+static void
+chain_eval(struct st_xform *x, const char *uuid_)
+{
+    char uuid[64];
+    snprintf(uuid, sizeof uuid, "%s", uuid_);
+    json_t *ch = json_object_get(x->chains, uuid);
+    if (!ch) {
+        return;
+    }
+    const json_t *spec = json_object_get(ch, "spec");
+    const json_t *services = json_object_get(spec, "services");
+    const char *left = json_string_value(json_object_get(spec, "left"));
+    const char *right = json_string_value(json_object_get(spec, "right"));
+    json_t *want = json_array();
+    const char *state = "built";
+    struct st_obj *lvn = find(x, x->vn_id, left), *rvn = find(x, x->vn_id, right);
+    if (!json_object_size(json_object_get(ch, "users"))) {
+        state = "unused";
+    } else if (!lvn || !st_obj_exists(lvn) || !primary_ri(x, lvn) || !rvn
+               || !st_obj_exists(rvn) || !primary_ri(x, rvn)) {
+        state = "network missing";
+    } else {
+        size_t i;
+        json_t *v;
+        json_array_foreach (services, i, v) {
+            struct st_obj *si = find(x, x->si_id, json_string_value(v));
+            if (!si || !st_obj_exists(si) || !si_has_template(x, si)) {
+                state = "service instance or template missing";
+            }
+        }
+        if (!strcmp(state, "built")) {
+            json_array_foreach (services, i, v) {
+                const char *sides[2] = { left, right };
+                for (int k = 0; k < 2; k++) {
+                    char *name = st_rules_service_ri(sides[k], uuid, json_string_value(v));
+                    json_array_append_new(want, json_string(name));
+                    json_object_set_new(x->svc_ris, name, xjson_pack(
+                        "{sssOsssi}", "chain", uuid, "si", v, "side", k ? "right" : "left",
+                        "index", (int) i));
+                    xfree(name);
+                }
+            }
+        }
+    }
+    json_object_set_new(ch, "state", json_string(state));
+    /* What it built before and no more. */
+    size_t i;
+    json_t *v;
+    json_array_foreach (json_object_get(ch, "ris"), i, v) {
+        const char *name = json_string_value(v);
+        if (!json_has_str(want, name)) {
+            json_object_del(x->svc_ris, name);
+        }
+        struct st_obj *ri = find(x, x->ri_id, name);
+        if (ri) {
+            enqueue(x, ri);
+        }
+    }
+    json_array_foreach (want, i, v) {
+        json_t *fq = json_array();
+        char *copy = xstrdup(json_string_value(v));
+        for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":")) {
+            json_array_append_new(fq, json_string(tok));
+        }
+        xfree(copy);
+        struct st_obj *ri = st_graph_locate(x->graph, x->ri_id, fq);
+        json_decref(fq);
+        enqueue(x, ri);
+        st_graph_maybe_free(x->graph, ri);
+    }
+    /* The ends' primary instances connect to the first and last service instances. */
+    size_t n = json_array_size(want);
+    const char *ends[2] = { left, right };
+    for (int k = 0; k < 2; k++) {
+        json_t *set = json_object_get(x->chain_peers, ends[k]);
+        json_array_foreach (json_object_get(ch, "ris"), i, v) {
+            json_object_del(set, json_string_value(v));
+        }
+        if (n) {
+            if (!set) {
+                set = json_object();
+                json_object_set_new(x->chain_peers, ends[k], set);
+            }
+            json_object_set_new(set, json_string_value(json_array_get(want, k ? n - 1 : 0)),
+                                json_true());
+        }
+        if (set && !json_object_size(set)) {
+            json_object_del(x->chain_peers, ends[k]);
+        }
+        enqueue_vn_ri(x, ends[k]);
+    }
+    /* The interfaces of its services. */
+    json_array_foreach (services, i, v) {
+        struct st_obj *si = find(x, x->si_id, json_string_value(v));
+        struct st_obj *vmis[MAX_SI_VMIS];
+        size_t nv = si ? si_vmis(x, si, vmis, MAX_SI_VMIS) : 0;
+        for (size_t j = 0; j < nv; j++) {
+            enqueue(x, vmis[j]);
+        }
+    }
+    json_object_set(ch, "ris", want);
+    json_decref(want);
+    if (!json_object_size(json_object_get(ch, "users"))) {
+        json_object_del(x->chains, uuid);
+    }
+}
+
+/* The chains whose spec names NAME as an end or a service: evaluated again. */
+static void
+chains_touching(struct st_xform *x, const char *name)
+{
+    json_t *uuids = json_array();
+    const char *k;
+    json_t *ch;
+    json_object_foreach (x->chains, k, ch) {
+        const json_t *spec = json_object_get(ch, "spec");
+        if (!strcmp(chain_spec_str(ch, "left"), name)
+            || !strcmp(chain_spec_str(ch, "right"), name)
+            || json_has_str(json_object_get(spec, "services"), name)) {
+            json_array_append_new(uuids, json_string(k));
+        }
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach (uuids, i, v) {
+        chain_eval(x, json_string_value(v));
+    }
+    json_decref(uuids);
+}
+
+static void
+vn_chains_update(struct st_xform *x, struct st_obj *vn, const json_t *chains)
+{
+    struct st_vn *s = vn->xf;
+    json_t *uuids = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach (chains, i, c) {
+        const char *uuid = json_string_value(json_object_get(c, "uuid"));
+        json_array_append_new(uuids, json_string(uuid));
+        json_t *ch = json_object_get(x->chains, uuid);
+        if (!ch) {
+            ch = xjson_pack("{sOs{}s[]ss}", "spec", c, "users", "ris", "state", "new");
+            json_object_set_new(x->chains, uuid, ch);
+        }
+        json_object_set_new(json_object_get(ch, "users"), vn->fq_str, json_true());
+    }
+    json_array_foreach (s ? s->chains : NULL, i, c) {
+        const char *uuid = json_string_value(c);
+        if (!json_has_str(uuids, uuid)) {
+            json_t *ch = json_object_get(x->chains, uuid);
+            json_object_del(json_object_get(ch, "users"), vn->fq_str);
+            chain_eval(x, uuid);
+        }
+    }
+    if (s) {
+        json_decref(s->chains);
+        s->chains = json_incref(uuids);
+    }
+    json_decref(uuids);
+    chains_touching(x, vn->fq_str);
+}
+
+/* A service instance of a chain (INFO from svc_ris), or one no chain wants (INFO NULL). */
+static void
+eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
+{
+    if (!info) {
+        /* Left over: it drops its connections, the interfaces and instances referring to it
+         * drop their references (the API refuses to delete what is referred to), then it
+         * goes.  Two left-over neighbours each drop their own, so neither waits for the
+         * other. */
+        if (ri->busy) {
+            return;
+        }
+        struct st_obj *iip = chain_iip(x, ri->fq_str);
+        if (st_obj_exists(iip) && !iip->busy) {
+            enqueue(x, iip);
+        }
+        st_graph_maybe_free(x->graph, iip);
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &ri->refs) {
+            if (r->to->ident == x->ri_id) {
+                write_update(x, ri, xjson_pack("{s[]}", "routing_instance_refs"), ri);
+                return;
+            }
+        }
+        bool referred = false;
+        LIST_FOR_EACH (r, to_node, &ri->back_refs) {
+            if (st_obj_exists(r->from)
+                && (r->from->ident == x->vmi_id || r->from->ident == x->ri_id)) {
+                enqueue(x, r->from);
+                referred = true;
+            }
+        }
+        if (!referred) {
+            write_delete(x, ri, ri);
+        }
+        return;
+    }
+    const char *uuid = json_string_value(json_object_get(info, "chain"));
+    const json_t *ch = json_object_get(x->chains, uuid);
+    const json_t *spec = json_object_get(ch, "spec");
+    const char *si_name = json_string_value(json_object_get(info, "si"));
+    bool left = !strcmp(json_string_value(json_object_get(info, "side")), "left");
+    int index = (int) json_integer_value(json_object_get(info, "index"));
+    const json_t *services = json_object_get(spec, "services");
+    int n_si = (int) json_array_size(services);
+    struct st_obj *lvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "left")));
+    struct st_obj *rvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "right")));
+    struct st_obj *si = find(x, x->si_id, si_name);
+    if (!lvn || !rvn || !si) {
+        return;
+    }
+    struct st_obj *home = left ? lvn : rvn, *remote = left ? rvn : lvn;
+    const char *mode = si_mode(x, si);
+    bool transparent = !strcmp(mode, "transparent");
+    bool nat = !strcmp(mode, "in-network-nat");
+
+    /* service_chain_information: traffic towards the other end. */
+    const char *addr = NULL;
+    if (transparent) {
+        char *lname = st_rules_service_ri(lvn->fq_str, uuid, si_name);
+        struct st_obj *iip = chain_iip(x, lname);
+        if (!st_obj_exists(iip) && !iip->busy && left) {
+            /* The service-chain address, from the left network (an instance IP, so that it
+             * stays allocated and is found again after a restart). */
+            write_create(x, iip, xjson_pack("{s[{sO}]sbss}", "virtual_network_refs", "to",
+                                            lvn->fq_name, "service_instance_ip", 1,
+                                            "instance_ip_family", "v4"), ri);
+        }
+        addr = json_string_value(json_object_get(iip->props, "instance_ip_address"));
+        st_graph_maybe_free(x->graph, iip);
+        xfree(lname);
+    } else {
+        addr = si_if_address(x, si, left ? "left" : "right");
+    }
+    struct st_obj *remote_ri = primary_ri(x, remote);
+    bool dir_both = !strcmp(json_string_value(json_object_get(spec, "direction")), "<>");
+    json_t *sci = json_null();
+    if (remote_ri && (left || (dir_both && !nat))) {
+        sci = xjson_pack("{sssossss}", "routing_instance", remote_ri->fq_str, "prefix",
+                         vn_prefixes(x, remote), "service_instance", si_name,
+                         "service_chain_address", addr ? addr : "");
+        if (!addr) {
+            json_object_del(sci, "service_chain_address");
+        }
+    }
+
+    if (!st_obj_exists(ri)) {
+        if (!ri->busy && st_obj_exists(home)) {
+            json_t *body = xjson_pack("{sssbsO}", "parent_type", "virtual-network",
+                                      "routing_instance_is_default", 0,
+                                      "service_chain_information", sci);
+            if (json_is_null(sci)) {
+                json_object_del(body, "service_chain_information");
+            }
+            write_create(x, ri, body, ri);
+        }
+        json_decref(sci);
+        return;
+    }
+    uint32_t n = st_rtalloc_alloc(&x->rtalloc, ri->fq_str);
+    if (!n) {
+        LOG_ERR("route-target numbers exhausted for %s", ri->fq_str);
+        x->n_errors++;
+        json_decref(sci);
+        return;
+    }
+    /* Its own target; the chain's ends also export the end network's targets. */
+    char *own = rt_name(x->asn, n);
+    json_t *names = xjson_pack("[s]", own);
+    xfree(own);
+    const struct st_vn *hs = home->xf;
+    bool end = left ? index == 0 : index == n_si - 1;
+    if (end && hs) {
+        json_array_extend(names, hs->rt_both);
+    }
+    size_t n_names = json_array_size(names);
+    struct want_ref *rts = mem_zalloc(&mem_type_st_xform, (n_names + 1) * sizeof *rts);
+    size_t n_rts = 0;
+    bool missing = false;
+    for (size_t i = 0; i < n_names; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        bool dup = false;
+        for (size_t j = 0; j < n_rts; j++) {
+            dup |= !strcmp(rts[j].to->fq_str, name);
+        }
+        if (dup) {
+            continue;
+        }
+        if (!ensure_rt(x, name, ri)) {
+            missing = true;
+            continue;
+        }
+        json_t *fq = xjson_pack("[s]", name);
+        rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
+        json_decref(fq);
+        rts[n_rts].to->busy++;
+        rts[n_rts].attr = i ? xjson_pack("{ss}", "import_export", "export") : json_object();
+        n_rts++;
+    }
+    json_decref(names);
+    /* Its neighbour in the chain: the previous service's right instance (or the left
+     * network's primary) for a left one, the next one's left instance (or the right
+     * network's primary) for a right one. */
+    struct want_ref conn = { NULL, NULL };
+    if (left) {
+        conn.to = index == 0 ? primary_ri(x, lvn) : NULL;
+        if (index > 0) {
+            char *p = st_rules_service_ri(rvn->fq_str, uuid, json_string_value(
+                json_array_get(services, index - 1)));
+            conn.to = find(x, x->ri_id, p);
+            xfree(p);
+        }
+    } else {
+        conn.to = index == n_si - 1 ? primary_ri(x, rvn) : NULL;
+        if (index < n_si - 1) {
+            char *p = st_rules_service_ri(lvn->fq_str, uuid, json_string_value(
+                json_array_get(services, index + 1)));
+            conn.to = find(x, x->ri_id, p);
+            xfree(p);
+        }
+    }
+    size_t n_conn = conn.to && st_obj_exists(conn.to) ? 1 : 0;
+    conn.attr = json_object();
+    if (!missing && !ri->busy) {
+        json_t *have = json_object_get(ri->props, "service_chain_information");
+        json_t *extra = NULL;
+        if (!json_equal(have ? have : json_null(), sci)) {
+            extra = xjson_pack("{sO}", "service_chain_information", sci);
+        }
+        ri_sync(x, ri, rts, n_rts, &conn, n_conn, extra);
+    }
+    json_decref(conn.attr);
+    for (size_t i = 0; i < n_rts; i++) {
+        json_decref(rts[i].attr);
+        rts[i].to->busy--;
+        st_graph_maybe_free(x->graph, rts[i].to);
+    }
+    mem_free(&mem_type_st_xform, rts);
+    json_decref(sci);
+}
+
+/* The VLAN of chain CHAIN on the N interfaces VMIS of one machine of a transparent service:
+ * the one their references already carry, else the lowest one free on that machine once the
+ * chains before it (in uuid order) that need one have theirs. */
+static int
+chain_vlan(struct st_xform *x, struct st_obj *const *vmis, size_t n, const char *chain)
+{
+    bool used[4096] = { false };
+    for (size_t i = 0; i < n; i++) {
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &vmis[i]->refs) {
+            json_t *info = json_object_get(x->svc_ris, r->to->fq_str);
+            json_t *tag = json_object_get(r->attr, "vlan_tag");
+            if (r->to->ident != x->ri_id || !json_is_integer(tag)
+                || json_integer_value(tag) <= 0 || json_integer_value(tag) >= 4096) {
+                continue;
+            }
+            if (info && !strcmp(json_string_value(json_object_get(info, "chain")), chain)) {
+                return (int) json_integer_value(tag);
+            }
+            used[json_integer_value(tag)] = true;
+        }
+    }
+    /* Chains of this machine without a VLAN yet take the lowest free ones in uuid order. */
+    const char *k;
+    json_t *ch;
+    int next = 1;
+    json_t *order = json_array();
+    json_object_foreach (x->chains, k, ch) {
+        json_array_append_new(order, json_string(k));
+    }
+    size_t cnt = json_array_size(order);
+    const char **keys = mem_zalloc(&mem_type_st_xform, (cnt + 1) * sizeof *keys);
+    for (size_t i = 0; i < cnt; i++) {
+        keys[i] = json_string_value(json_array_get(order, i));
+    }
+    qsort(keys, cnt, sizeof *keys, str_cmp);
+    int vlan = 0;
+    for (size_t i = 0; i < cnt && !vlan; i++) {
+        while (next < 4094 && used[next]) {
+            next++;
+        }
+        if (!strcmp(keys[i], chain)) {
+            vlan = next;
+        } else {
+            /* Only chains that still need one on this machine take a number. */
+            bool has = false;
+            for (size_t j = 0; j < n && !has; j++) {
+                struct st_ref *r;
+                LIST_FOR_EACH (r, from_node, &vmis[j]->refs) {
+                    json_t *info = json_object_get(x->svc_ris, r->to->fq_str);
+                    has |= info && !strcmp(json_string_value(json_object_get(info, "chain")),
+                                           keys[i]);
+                }
+            }
+            json_t *c = json_object_get(x->chains, keys[i]);
+            bool mine = false;
+            size_t j;
+            json_t *v;
+            json_array_foreach (json_object_get(json_object_get(c, "spec"), "services"), j, v) {
+                struct st_obj *si = n ? vmi_si(x, vmis[0]) : NULL;
+                mine |= si && !strcmp(si->fq_str, json_string_value(v));
+            }
+            if (mine && !has) {
+                used[next] = true;
+            }
+        }
+    }
+    mem_free(&mem_type_st_xform, keys);
+    json_decref(order);
+    return vlan ? vlan : 1;
+}
+
+/* A service interface: references to the service instances of the chains its service is in
+ * (its other references to routing instances are kept as they are). */
+static void
+eval_vmi(struct st_xform *x, struct st_obj *vmi)
+{
+    if (!st_obj_exists(vmi) || vmi->busy) {
+        return;
+    }
+    struct st_obj *si = vmi_si(x, vmi);
+    const char *type = vmi_type(vmi);
+    /* The machine's interfaces, for the VLANs of transparent services. */
+    struct st_obj *vmis[MAX_SI_VMIS];
+    size_t n_vm = 0;
+    const struct st_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
+    struct st_ref *r;
+    LIST_FOR_EACH (r, from_node, &vmi->refs) {
+        if (r->to->ident == x->vm_id) {
+            vm = r->to;
+        }
+    }
+    if (vm) {
+        struct st_obj *c;
+        LIST_FOR_EACH (c, child_node, &vm->children) {
+            if (c->ident == x->vmi_id && st_obj_exists(c) && n_vm < MAX_SI_VMIS) {
+                vmis[n_vm++] = c;
+            }
+        }
+        LIST_FOR_EACH (r, to_node, &vm->back_refs) {
+            if (r->from->ident == x->vmi_id && st_obj_exists(r->from) && n_vm < MAX_SI_VMIS
+                && r->from->parent != vm) {
+                vmis[n_vm++] = r->from;
+            }
+        }
+        qsort(vmis, n_vm, sizeof *vmis, obj_cmp);
+    } else {
+        vmis[n_vm++] = vmi;
+    }
+    json_t *want = json_array();       /* [[ri name, attr]] */
+    if (si && type && (!strcmp(type, "left") || !strcmp(type, "right"))) {
+        const char *mode = si_mode(x, si);
+        bool transparent = !strcmp(mode, "transparent");
+        bool left = !strcmp(type, "left");
+        const char *k;
+        json_t *ch;
+        json_object_foreach (x->chains, k, ch) {
+            const json_t *spec = json_object_get(ch, "spec");
+            if (!json_array_size(json_object_get(ch, "ris"))
+                || !json_has_str(json_object_get(spec, "services"), si->fq_str)
+                || (!left && !strcmp(mode, "in-network-nat"))) {
+                continue;
+            }
+            const char *end = json_string_value(json_object_get(spec, left ? "left" : "right"));
+            char *name = st_rules_service_ri(end, k, si->fq_str);
+            struct st_obj *ri = find(x, x->ri_id, name);
+            if (ri && st_obj_exists(ri)) {
+                json_t *attr = xjson_pack("{ss}", "direction", "both");
+                if (transparent) {
+                    char *lname = st_rules_service_ri(chain_spec_str(ch, "left"), k,
+                                                      si->fq_str);
+                    struct st_obj *iip = chain_iip(x, lname);
+                    const char *a = json_string_value(json_object_get(iip->props,
+                                                                      "instance_ip_address"));
+                    json_object_set_new(attr, "vlan_tag",
+                                        json_integer(chain_vlan(x, vmis, n_vm, k)));
+                    if (a) {
+                        json_object_set_new(attr, "service_chain_address", json_string(a));
+                    }
+                    st_graph_maybe_free(x->graph, iip);
+                    xfree(lname);
+                }
+                json_array_append_new(want, xjson_pack("[so]", name, attr));
+            }
+            xfree(name);
+        }
+    }
+    /* Compare the service-instance references only. */
+    bool ok = true;
+    size_t have = 0;
+    LIST_FOR_EACH (r, from_node, &vmi->refs) {
+        if (r->to->ident != x->ri_id || !is_service_ri(x, r->to)) {
+            continue;
+        }
+        have++;
+        bool found = false;
+        size_t i;
+        json_t *w;
+        json_array_foreach (want, i, w) {
+            if (!strcmp(json_string_value(json_array_get(w, 0)), r->to->fq_str)) {
+                json_t *a = attr_canon(r->attr), *b = attr_canon(json_array_get(w, 1));
+                found = json_equal(a, b);
+                json_decref(a);
+                json_decref(b);
+            }
+        }
+        ok &= found;
+    }
+    ok &= have == json_array_size(want);
+    if (!ok) {
+        json_t *list = json_array();
+        LIST_FOR_EACH (r, from_node, &vmi->refs) {
+            if (r->to->ident == x->ri_id && !is_service_ri(x, r->to)) {
+                json_array_append_new(list, xjson_pack("{sOsO}", "to", r->to->fq_name, "attr",
+                                                       r->attr ? r->attr : json_null()));
+            }
+        }
+        size_t i;
+        json_t *w;
+        json_array_foreach (want, i, w) {
+            struct st_obj *ri = find(x, x->ri_id, json_string_value(json_array_get(w, 0)));
+            json_array_append_new(list, xjson_pack("{sOsO}", "to", ri->fq_name, "attr",
+                                                   json_array_get(w, 1)));
+        }
+        write_update(x, vmi, xjson_pack("{so}", "routing_instance_refs", list), vmi);
+    }
+    json_decref(want);
+}
+
+/* A chain's service-chain address ("service-<uuid>-<si>"): deleted when no chain wants it. */
+static void
+eval_iip(struct st_xform *x, struct st_obj *iip)
+{
+    const char *name = last_name(iip);
+    if (!st_obj_exists(iip) || iip->busy || strncmp(name, "service-", 8)
+        || !json_is_true(json_object_get(iip->props, "service_instance_ip"))) {
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach (x->svc_ris, k, v) {
+        const char *last = strrchr(k, ':');
+        if (last && !strcmp(last + 1, name)) {
+            return;
+        }
+    }
+    write_delete(x, iip, iip);
+}
+
+/* ---- BGP as a service (§6.5). ---- */
+
+#define BGPAAS_PORT_START 50000
+#define BGPAAS_PORT_END 50512
+
+static const char *
+bgp_router_type(const struct st_obj *br)
+{
+    return json_string_value(json_object_get(json_object_get(br->props,
+                                                             "bgp_router_parameters"),
+                                             "router_type"));
+}
+
+static bool
+is_bgpaas_client(const struct st_obj *br)
+{
+    const char *t = bgp_router_type(br);
+    return t && !strcmp(t, "bgpaas-client");
+}
+
+/* The source port of bgpaas client NAME: the one it has (ROUTER's) when free, else the
+ * lowest free one of the range.  0 when the range is exhausted. */
+static int
+bgpaas_port(struct st_xform *x, const char *name, const struct st_obj *router)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach (x->bgpaas_ports, k, v) {
+        if (!strcmp(json_string_value(v), name)) {
+            return atoi(k);
+        }
+    }
+    char key[16];
+    json_t *sp = router ? json_object_get(json_object_get(router->props,
+                                                          "bgp_router_parameters"),
+                                          "source_port") : NULL;
+    if (json_is_integer(sp) && json_integer_value(sp) >= BGPAAS_PORT_START
+        && json_integer_value(sp) < BGPAAS_PORT_END) {
+        snprintf(key, sizeof key, "%d", (int) json_integer_value(sp));
+        if (!json_object_get(x->bgpaas_ports, key)) {
+            json_object_set_new(x->bgpaas_ports, key, json_string(name));
+            return (int) json_integer_value(sp);
+        }
+    }
+    for (int p = BGPAAS_PORT_START; p < BGPAAS_PORT_END; p++) {
+        snprintf(key, sizeof key, "%d", p);
+        if (!json_object_get(x->bgpaas_ports, key)) {
+            json_object_set_new(x->bgpaas_ports, key, json_string(name));
+            return p;
+        }
+    }
+    return 0;
+}
+
+static void
+bgpaas_port_release(struct st_xform *x, const char *name)
+{
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (x->bgpaas_ports, tmp, k, v) {
+        if (!strcmp(json_string_value(v), name)) {
+            json_object_del(x->bgpaas_ports, k);
+        }
+    }
+}
+
+/* Rebuilds the port allocation from the graph: each existing client keeps its port (in
+ * name order, so that a port two clients show stays with the first). */
+static void
+rebuild_bgpaas_ports(struct st_xform *x)
+{
+    size_t n = 0;
+    struct st_obj *o;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
+        n++;
+    }
+    struct st_obj **v = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *v);
+    n = 0;
+    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
+        if (st_obj_exists(o) && is_bgpaas_client(o)) {
+            v[n++] = o;
+        }
+    }
+    qsort(v, n, sizeof *v, obj_cmp);
+    for (size_t i = 0; i < n; i++) {
+        bgpaas_port(x, v[i]->fq_str, v[i]);
+    }
+    mem_free(&mem_type_st_xform, v);
+}
+
+static struct st_obj *
+locate_child(struct st_xform *x, const struct schema_ident *id, const struct st_obj *parent,
+             const char *name)
+{
+    json_t *fq = json_deep_copy(parent->fq_name);
+    json_array_append_new(fq, json_string(name));
+    struct st_obj *o = st_graph_locate(x->graph, id, fq);
+    json_decref(fq);
+    return o;
+}
+
+/* The peering between client C and server S as the graph shows it (either direction, as
+ * IF-MAP has one link for the pair). */
+static const json_t *
+peering_attr(const struct st_obj *c, const struct st_obj *s, bool *found)
+{
+    struct st_ref *r = st_obj_find_ref(c, s);
+    if (!r) {
+        r = st_obj_find_ref(s, c);
+    }
+    *found = r != NULL;
+    return r ? r->attr : NULL;
+}
+
+static void
+eval_bgpaas(struct st_xform *x, struct st_obj *b)
+{
+    /* Clients it wants: client name -> its interface. */
+    json_t *want = json_object();
+    bool shared = json_is_true(json_object_get(b->props, "bgpaas_shared"));
+    struct st_ref *r;
+    if (st_obj_exists(b)) {
+        LIST_FOR_EACH (r, from_node, &b->refs) {
+            struct st_obj *vmi = r->to;
+            if (vmi->ident != x->vmi_id || !st_obj_exists(vmi)) {
+                continue;
+            }
+            struct st_obj *vn = NULL;
+            struct st_ref *vr;
+            LIST_FOR_EACH (vr, from_node, &vmi->refs) {
+                if (vr->to->ident == x->vn_id && st_obj_exists(vr->to)) {
+                    vn = vr->to;
+                }
+            }
+            struct st_obj *ri = vn ? primary_ri(x, vn) : NULL;
+            if (!ri) {
+                continue;
+            }
+            char *name = mem_asprintf(&mem_type_string, "%s:%s", ri->fq_str,
+                                      shared ? last_name(b) : last_name(vmi));
+            if (!json_object_get(want, name)) {
+                json_object_set_new(want, name, xjson_pack("{ssss}", "ri", ri->fq_str,
+                                                           "vmi", vmi->fq_str));
+            }
+            xfree(name);
+        }
+    }
+    /* Clients it had and no more: released, re-evaluated (deleted). */
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe (x->bgp_clients, tmp, k, v) {
+        if (!strcmp(json_string_value(v), b->fq_str) && !json_object_get(want, k)) {
+            struct st_obj *br = find(x, x->br_id, k);
+            bgpaas_port_release(x, k);
+            json_object_del(x->bgp_clients, k);     /* Frees K. */
+            if (br) {
+                enqueue(x, br);
+            }
+        }
+    }
+    json_t *have_refs = json_array();       /* Clients that exist, for BGPaaS -> router. */
+    json_object_foreach (want, k, v) {
+        json_object_set_new(x->bgp_clients, k, json_string(b->fq_str));
+        struct st_obj *ri = find(x, x->ri_id, json_string_value(json_object_get(v, "ri")));
+        struct st_obj *vmi = find(x, x->vmi_id, json_string_value(json_object_get(v, "vmi")));
+        struct st_obj *server = locate_child(x, x->br_id, ri, "bgpaas-server");
+        if (!st_obj_exists(server)) {
+            if (!server->busy) {
+                write_create(x, server, xjson_pack("{sss{ss}}", "parent_type",
+                                                   "routing-instance", "bgp_router_parameters",
+                                                   "router_type", "bgpaas-server"), b);
+            } else if (server->xf) {
+                op_wait(server->xf, b);
+            }
+            st_graph_maybe_free(x->graph, server);
+            continue;
+        }
+        struct st_obj *client = find(x, x->br_id, k);
+        int port = bgpaas_port(x, k, client);
+        const char *ip = json_string_value(json_object_get(b->props, "bgpaas_ip_address"));
+        if (!ip) {
+            ip = vmi_address(x, vmi);
+        }
+        json_t *params = xjson_pack("{sssi}", "router_type", "bgpaas-client", "source_port",
+                                    port);
+        json_t *as = json_object_get(b->props, "autonomous_system");
+        if (json_is_integer(as)) {
+            json_object_set(params, "autonomous_system", as);
+        }
+        if (ip) {
+            json_object_set_new(params, "address", json_string(ip));
+            json_object_set_new(params, "identifier", json_string(ip));
+        }
+        /* The peering carries the BGPaaS session attributes. */
+        json_t *sa = json_object_get(b->props, "bgpaas_session_attributes");
+        json_t *attr = json_is_object(sa) ? xjson_pack("{s[{s[O]}]}", "session", "attributes", sa)
+                                          : xjson_pack("{s[{s[{}]}]}", "session", "attributes");
+        json_t *body = NULL;
+        if (!client || !st_obj_exists(client)) {
+            client = locate_child(x, x->br_id, ri, last_name_str(k));
+            if (!client->busy) {
+                body = xjson_pack("{sssOs[{sOsO}]}", "parent_type", "routing-instance",
+                                  "bgp_router_parameters", params, "bgp_router_refs", "to",
+                                  server->fq_name, "attr", attr);
+                write_create(x, client, body, b);
+            }
+            st_graph_maybe_free(x->graph, client);
+        } else {
+            json_array_append_new(have_refs, json_string(k));
+            bool found;
+            const json_t *a = peering_attr(client, server, &found);
+            json_t *hp = json_object_get(client->props, "bgp_router_parameters");
+            if (!client->busy && (!found || !json_equal(a, attr) || !json_equal(hp, params))) {
+                write_update(x, client, xjson_pack("{sOs[{sOsO}]}", "bgp_router_parameters",
+                                                   params, "bgp_router_refs", "to",
+                                                   server->fq_name, "attr", attr), b);
+            }
+        }
+        json_decref(params);
+        json_decref(attr);
+        st_graph_maybe_free(x->graph, server);
+    }
+    /* BGPaaS -> its clients. */
+    if (st_obj_exists(b) && !b->busy) {
+        bool ok = true;
+        size_t n = 0;
+        LIST_FOR_EACH (r, from_node, &b->refs) {
+            if (r->to->ident == x->br_id) {
+                n++;
+                ok &= json_has_str(have_refs, r->to->fq_str);
+            }
+        }
+        if (!ok || n != json_array_size(have_refs)) {
+            json_t *list = json_array();
+            size_t i;
+            json_array_foreach (have_refs, i, v) {
+                struct st_obj *br = find(x, x->br_id, json_string_value(v));
+                json_array_append_new(list, xjson_pack("{sO}", "to", br->fq_name));
+            }
+            write_update(x, b, xjson_pack("{so}", "bgp_router_refs", list), b);
+        }
+    }
+    json_decref(have_refs);
+    json_decref(want);
+}
+
+/* A bgpaas client no BGP-as-a-service wants any more: deleted once nothing refers to it. */
+static void
+eval_bgp_router(struct st_xform *x, struct st_obj *br)
+{
+    if (!st_obj_exists(br) || br->busy || !is_bgpaas_client(br)
+        || json_object_get(x->bgp_clients, br->fq_str)) {
+        return;
+    }
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &br->back_refs) {
+        if (r->from->ident == x->bgpaas_id && st_obj_exists(r->from)) {
+            enqueue(x, r->from);
+            return;
+        }
+    }
+    write_delete(x, br, br);
+}
+
 static void
 evaluate(struct st_xform *x, struct st_obj *o)
 {
@@ -1625,6 +2721,14 @@ evaluate(struct st_xform *x, struct st_obj *o)
         eval_rt(x, o);
     } else if (o->ident == x->lr_id) {
         eval_lr(x, o);
+    } else if (o->ident == x->vmi_id) {
+        eval_vmi(x, o);
+    } else if (o->ident == x->iip_id) {
+        eval_iip(x, o);
+    } else if (o->ident == x->bgpaas_id) {
+        eval_bgpaas(x, o);
+    } else if (o->ident == x->br_id) {
+        eval_bgp_router(x, o);
     }
 }
 
@@ -1731,6 +2835,7 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
         }
     }
     rebuild_allocator(x);
+    rebuild_bgpaas_ports(x);
     x->active = true;
     x->n_reconciles++;
     LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated, %zu "
@@ -1740,6 +2845,9 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
     enqueue_all(x, x->sg_id);
     enqueue_all(x, x->lr_id);
     enqueue_all(x, x->ri_id);
+    enqueue_all(x, x->iip_id);
+    enqueue_all(x, x->bgpaas_id);
+    enqueue_all(x, x->br_id);
     const char *k;
     json_t *v;
     json_object_foreach (x->rt_reg, k, v) {
@@ -1748,6 +2856,18 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
 }
 
 /* ---- The reaction map. ---- */
+
+/* The BGP-as-a-service objects using interface VMI. */
+static void
+enqueue_bgpaas_of(struct st_xform *x, const struct st_obj *vmi)
+{
+    struct st_ref *r;
+    LIST_FOR_EACH (r, to_node, &vmi->back_refs) {
+        if (r->from->ident == x->bgpaas_id) {
+            enqueue(x, r->from);
+        }
+    }
+}
 
 static bool
 policy_mentions(const struct st_obj *pol, const char *name)
@@ -1810,6 +2930,13 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         }
     } else if (o->ident == x->ri_id) {
         enqueue(x, o);
+        const json_t *svc = json_object_get(x->svc_ris, o->fq_str);
+        if (svc && what == ST_CHANGE_EXISTS) {
+            /* Its neighbours in the chain can connect to it now. */
+            char uuid[UUID_LEN + 1];
+            snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(svc, "chain")));
+            chain_eval(x, uuid);
+        }
         if (what == ST_CHANGE_REF) {
             enqueue(x, other);          /* A route target or a peer instance. */
         }
@@ -1841,6 +2968,70 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
             if (r->from->ident == x->lr_id) {
                 enqueue(x, r->from);
             }
+        }
+        /* A service interface: its references, and its chains (its address, its type). */
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF && other->ident == x->ri_id) {
+            enqueue(x, other);
+        }
+        struct st_obj *si = vmi_si(x, o);
+        if (si) {
+            chains_touching(x, si->fq_str);
+        }
+        enqueue_bgpaas_of(x, o);
+    } else if (o->ident == x->bgpaas_id) {
+        enqueue(x, o);
+        if (what == ST_CHANGE_REF) {
+            enqueue(x, other);
+        }
+    } else if (o->ident == x->br_id) {
+        enqueue(x, o);
+        struct st_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == x->bgpaas_id) {
+                enqueue(x, r->from);
+            }
+        }
+    } else if (o->ident == x->si_id) {
+        chains_touching(x, o->fq_str);
+    } else if (o->ident == x->stmpl_id) {
+        struct st_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == x->si_id) {
+                chains_touching(x, r->from->fq_str);
+            }
+        }
+    } else if (o->ident == x->vm_id) {
+        if (what == ST_CHANGE_REF && other->ident == x->si_id) {
+            chains_touching(x, other->fq_str);
+        }
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &o->refs) {
+            if (r->to->ident == x->si_id) {
+                chains_touching(x, r->to->fq_str);
+            }
+        }
+    } else if (o->ident == x->pt_id) {
+        if (o->parent) {
+            chains_touching(x, o->parent->fq_str);
+        }
+    } else if (o->ident == x->iip_id) {
+        enqueue(x, o);
+        struct st_ref *r;
+        LIST_FOR_EACH (r, from_node, &o->refs) {
+            struct st_obj *si = r->to->ident == x->vmi_id ? vmi_si(x, r->to) : NULL;
+            if (si) {
+                chains_touching(x, si->fq_str);
+            }
+            if (r->to->ident == x->vmi_id) {
+                enqueue_bgpaas_of(x, r->to);
+            }
+        }
+        const char *name = last_name(o);
+        if (!strncmp(name, "service-", 8)) {
+            char uuid[UUID_LEN + 1];
+            snprintf(uuid, sizeof uuid, "%s", name + 8);
+            chain_eval(x, uuid);
         }
     } else if (o->ident == x->gsc_id && !strcmp(o->fq_str, DEFAULT_GSC)) {
         uint32_t asn = graph_asn(x);
@@ -1962,6 +3153,18 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->gsc_id = schema_ident(schema, "global-system-config");
     x->lr_id = schema_ident(schema, "logical-router");
     x->vmi_id = schema_ident(schema, "virtual-machine-interface");
+    x->si_id = schema_ident(schema, "service-instance");
+    x->stmpl_id = schema_ident(schema, "service-template");
+    x->vm_id = schema_ident(schema, "virtual-machine");
+    x->iip_id = schema_ident(schema, "instance-ip");
+    x->pt_id = schema_ident(schema, "port-tuple");
+    x->chains = json_object();
+    x->svc_ris = json_object();
+    x->chain_peers = json_object();
+    x->bgpaas_id = schema_ident(schema, "bgp-as-a-service");
+    x->br_id = schema_ident(schema, "bgp-router");
+    x->bgp_clients = json_object();
+    x->bgpaas_ports = json_object();
     x->graph = st_graph_create(schema, graph_changed, x);
     st_rtalloc_init(&x->rtalloc);
     x->rev = json_object();
@@ -1994,6 +3197,11 @@ st_xform_destroy(struct st_xform *x)
     json_decref(x->force_conns);
     json_decref(x->vn_lrs);
     json_decref(x->rt_reg);
+    json_decref(x->chains);
+    json_decref(x->svc_ris);
+    json_decref(x->chain_peers);
+    json_decref(x->bgp_clients);
+    json_decref(x->bgpaas_ports);
     event_free(x->kick);
     event_free(x->settle);
     event_free(x->recheck);
@@ -2095,7 +3303,31 @@ page_connections(struct http_req *req, void *aux)
 static json_t *
 page_chains(struct http_req *req, void *aux)
 {
-    return xjson_pack("{s[]}", "chains");
+    struct st_xform *x = aux;
+    json_t *out = json_array();
+    const char *k;
+    json_t *ch;
+    json_object_foreach (x->chains, k, ch) {
+        json_t *e = json_deep_copy(json_object_get(ch, "spec"));
+        json_t *users = json_array();
+        const char *u;
+        json_t *v;
+        json_object_foreach (json_object_get(ch, "users"), u, v) {
+            json_array_append_new(users, json_string(u));
+        }
+        json_object_set_new(e, "networks", users);
+        json_object_set(e, "state", json_object_get(ch, "state"));
+        json_t *ris = json_array();
+        size_t i;
+        json_array_foreach (json_object_get(ch, "ris"), i, v) {
+            struct st_obj *ri = find(x, x->ri_id, json_string_value(v));
+            json_array_append_new(ris, ri && st_obj_exists(ri) ? ri_json(x, ri)
+                                       : xjson_pack("{sOsn}", "name", v, "uuid"));
+        }
+        json_object_set_new(e, "instances", ris);
+        json_array_append_new(out, e);
+    }
+    return xjson_pack("{so}", "chains", out);
 }
 
 static size_t

@@ -21,6 +21,12 @@
  *   - the static and "dynamic" ACLs of each network from its policies, and the ingress / egress
  *     ACLs of each security group (§6.2, st_rules), skipped when access_control_list_hash
  *     already matches;
+ *   - service chains (§6.3) from apply_service rules: a chain per identity (uuid derived from
+ *     it, see st_rules), its service routing instances with their targets, connections and
+ *     service_chain_information, the service interfaces' references to them (transparent:
+ *     VLAN and an instance-ip chain address from the left network); removed with the rule;
+ *   - BGP as a service (§6.5): bgpaas-server / bgpaas-client routers in the interfaces'
+ *     primary instances, source ports 50000-50511 rebuilt from the routers themselves;
  *   - deletion of what nobody should own any more: route-target objects no instance or router
  *     refers to and nothing needs, ACLs of networks without policies, stray ACL children.
  *

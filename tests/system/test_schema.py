@@ -621,3 +621,346 @@ def test_takeover_in_the_middle_of_a_burst(tmp_path):
         problems += node.stop()
         ens.stop()
         assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Service chains (§6.3)
+
+
+def si_us(si_fq):
+    return ":".join(si_fq).replace(":", "_")
+
+
+def make_service(api, t, mode, left_vn, right_vn):
+    """A service template of MODE, a service instance, its virtual machine and the machine's
+    left and right interfaces (each with an instance IP) in LEFT_VN / RIGHT_VN.  Returns
+    (si, {"left": (vmi, address), "right": (vmi, address)})."""
+    tmpl_fq = [DOMAIN, unique(f"tmpl-{mode}")]
+    api.create("service-template", {"parent_type": "domain", "fq_name": tmpl_fq,
+                                    "service_template_properties": {
+                                        "version": 2, "service_mode": mode,
+                                        "service_type": "firewall",
+                                        "interface_type": [{"service_interface_type": "left"},
+                                                           {"service_interface_type": "right"}]}})
+    si_fq = t.fq + [unique("si")]
+    si = api.create("service-instance", {
+        "parent_type": "project", "fq_name": si_fq,
+        "service_template_refs": [{"to": tmpl_fq}],
+        "service_instance_properties": {"left_virtual_network": fq(left_vn),
+                                        "right_virtual_network": fq(right_vn)}})
+    si = api.read("service-instance", si["uuid"])
+    vm_fq = [unique("vm")]
+    api.create("virtual-machine", {"fq_name": vm_fq, "service_instance_refs": [{"to": si_fq}]})
+    ifs = {}
+    for side, vn in (("left", left_vn), ("right", right_vn)):
+        vmi = t.vmi(vn, virtual_machine_refs=[{"to": vm_fq}],
+                    virtual_machine_interface_properties={"service_interface_type": side})
+        iip = t.iip(vn, virtual_machine_interface_refs=[{"to": vmi["fq_name"]}])
+        ifs[side] = (vmi, iip["instance_ip_address"])
+    return si, ifs
+
+
+def chain_rule(left, right, services, uuid="chain-rule"):
+    return {"direction": "<>", "protocol": "any", "rule_uuid": uuid,
+            "src_addresses": [{"virtual_network": left}],
+            "src_ports": [{"start_port": -1, "end_port": -1}],
+            "dst_addresses": [{"virtual_network": right}],
+            "dst_ports": [{"start_port": -1, "end_port": -1}],
+            "action_list": {"simple_action": "pass", "apply_service": services}}
+
+
+def read_ri(api, name):
+    return api.read("routing-instance", api.fq_to_id("routing-instance", name.split(":")))
+
+
+def ri_exists(api, name):
+    return api.fq_to_id_raw("routing-instance", name.split(":")).status_code == 200
+
+
+def svc_refs(api, vmi):
+    """{routing instance: attr} of VMI's references to service instances."""
+    v = api.read("virtual-machine-interface", vmi["uuid"])
+    return {":".join(r["to"]): r.get("attr") for r in v.get("routing_instance_refs") or []
+            if r["to"][-1].startswith("service-")}
+
+
+def expected_chain_acl(me, left, right, assign):
+    pany = {"start_port": -1, "end_port": -1}
+    act = {"simple_action": "pass", "assign_routing_instance": assign}
+
+    def rule(src, dst, action, uuid="chain-rule"):
+        r = acl_rule("any", vnaddr(src), pany, vnaddr(dst), pany, "pass", uuid)
+        r["action_list"] = action
+        return r
+    # The trailing "deny any" rules of the pair are subsets of the chain's rules (any
+    # protocol, ports -1): dropped, as the original's AclRuleListST does.
+    return {"dynamic": False, "acl_rule": [
+        rule(left, right, act), rule(right, left, act),
+        acl_rule("any", vnaddr(me), ANYPORT, vnaddr(me), ANYPORT, "pass"),
+        acl_rule("any", vnaddr("any"), ANYPORT, vnaddr("any"), ANYPORT, "pass"),
+    ]}
+
+
+def build_chain(api, t):
+    """Left and right networks, an in-network service then a transparent one, and a policy
+    chaining them between the networks, attached to both."""
+    left = t.vn(unique("left"), subnets=["10.1.0.0/24"])
+    right = t.vn(unique("right"), subnets=["10.2.0.0/24"])
+    sl, sr = t.vn(unique("svc-left"), subnets=["10.3.0.0/24"]), \
+        t.vn(unique("svc-right"), subnets=["10.4.0.0/24"])
+    si1, ifs1 = make_service(api, t, "in-network", left, right)
+    si2, ifs2 = make_service(api, t, "transparent", sl, sr)
+    pol = t.policy(network_policy_entries={"policy_rule": [
+        chain_rule(fq(left), fq(right), [fq(si1), fq(si2)])]})
+    attach(api, left, [pol])
+    attach(api, right, [pol])
+    return left, right, pol, (si1, ifs1), (si2, ifs2)
+
+
+def check_chain(api, st, left, right, svc1, svc2):
+    """The whole derived state of the chain left -> si1 (in-network) -> si2 (transparent) ->
+    right; returns the chain's uuid."""
+    (si1, ifs1), (si2, ifs2) = svc1, svc2
+    chains = [c for c in st.page("/chains")["chains"]
+              if c["left"] == fq(left) and c["right"] == fq(right)]
+    assert len(chains) == 1, chains
+    c = chains[0]
+    assert c["state"] == "built", c
+    u = c["uuid"]
+    assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", u)
+    assert c["services"] == [fq(si1), fq(si2)] and c["direction"] == "<>"
+    name = {(side, i): f"{fq(vn)}:service-{u}-{si_us(si['fq_name'])}"
+            for side, vn in (("l", left), ("r", right)) for i, si in ((1, si1), (2, si2))}
+    ris = {k: read_ri(api, n) for k, n in name.items()}
+    pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+    # Route targets: one allocated target each, all different.
+    own = set()
+    for k, ri in ris.items():
+        assert ri["parent_type"] == "virtual-network" and not ri.get("routing_instance_is_default")
+        tg = ri_targets(ri)
+        assert len(tg) == 1 and len(allocated(tg)) == 1 and list(tg.values()) == [None], tg
+        own |= set(tg)
+    own |= set(allocated(ri_targets(pl))) | set(allocated(ri_targets(pr)))
+    assert len(own) == 6
+    # Connections: left primary - l1 | r1 - l2 | r2 - right primary.
+    assert ri_conns(pl) == {name["l", 1]} and ri_conns(ris["l", 1]) == {fq(pl)}
+    assert ri_conns(ris["r", 1]) == {name["l", 2]} and ri_conns(ris["l", 2]) == {name["r", 1]}
+    assert ri_conns(ris["r", 2]) == {fq(pr)} and ri_conns(pr) == {name["r", 2]}
+    # The transparent service's chain address: an instance IP from the left network.
+    iip = api.read("instance-ip", api.fq_to_id("instance-ip",
+                                               [f"service-{u}-{si_us(si2['fq_name'])}"]))
+    addr2 = iip["instance_ip_address"]
+    assert addr2.startswith("10.1.0.") and iip["service_instance_ip"] is True
+    assert [r["to"] for r in iip["virtual_network_refs"]] == [left["fq_name"]]
+    # service_chain_information.
+    sci = {k: ri.get("service_chain_information") for k, ri in ris.items()}
+    assert sci["l", 1] == {"routing_instance": fq(pr), "prefix": ["10.2.0.0/24"],
+                           "service_chain_address": ifs1["left"][1],
+                           "service_instance": fq(si1)}, sci["l", 1]
+    assert sci["r", 1] == {"routing_instance": fq(pl), "prefix": ["10.1.0.0/24"],
+                           "service_chain_address": ifs1["right"][1],
+                           "service_instance": fq(si1)}, sci["r", 1]
+    for side, remote, pfx in (("l", pr, "10.2.0.0/24"), ("r", pl, "10.1.0.0/24")):
+        assert sci[side, 2] == {"routing_instance": fq(remote), "prefix": [pfx],
+                                "service_chain_address": addr2,
+                                "service_instance": fq(si2)}, sci[side, 2]
+    # Interfaces: in-network plain, transparent with a VLAN and the chain address.
+    assert svc_refs(api, ifs1["left"][0]) == {name["l", 1]: {"direction": "both"}}
+    assert svc_refs(api, ifs1["right"][0]) == {name["r", 1]: {"direction": "both"}}
+    pbf = {"direction": "both", "vlan_tag": 1, "service_chain_address": addr2}
+    assert svc_refs(api, ifs2["left"][0]) == {name["l", 2]: pbf}
+    assert svc_refs(api, ifs2["right"][0]) == {name["r", 2]: pbf}
+    # ACLs: pass with the instance traffic enters, no direct connection.
+    assert acls(api, "virtual-network", left["uuid"]) == {
+        left["fq_name"][-1]: expected_chain_acl(fq(left), fq(left), fq(right), name["l", 1])}
+    assert acls(api, "virtual-network", right["uuid"]) == {
+        right["fq_name"][-1]: expected_chain_acl(fq(right), fq(left), fq(right),
+                                                 name["r", 2])}
+    return u, name
+
+
+def test_service_chain_whole_state_restart_and_removal(node, api, st):
+    t = api.project()
+    left, right, pol, svc1, svc2 = build_chain(api, t)
+    u, name = converge("the service chain", lambda: check_chain(api, st, left, right,
+                                                                  svc1, svc2))
+    st.wait_idle()
+    assert not stale_route_targets(api)
+    # A restart finds the same chain and writes nothing.
+    before = node.api_counters()
+    st.kill()
+    st.start()
+    st.wait_idle()
+    assert node.api_counters() == before, "a restart with a chain present wrote"
+    assert check_chain(api, st, left, right, svc1, svc2)[0] == u
+    # Removing the rule removes exactly the chain's objects.
+    other = t.vn(unique("other"))
+    api.update("network-policy", pol["uuid"], {"network_policy_entries": {
+        "policy_rule": [tcp80_rule(fq(left), fq(right))]}})
+
+    def removed():
+        for n in name.values():
+            assert not ri_exists(api, n), n
+        for _si, ifs in (svc1, svc2):
+            for vmi, _a in ifs.values():
+                assert svc_refs(api, vmi) == {}
+        assert api.fq_to_id_raw("instance-ip", [f"service-{u}-{si_us(svc2[0]['fq_name'])}"]
+                                ).status_code == 404
+        pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+        assert ri_conns(pl) == {fq(pr)} and ri_conns(pr) == {fq(pl)}
+        assert acls(api, "virtual-network", left["uuid"]) == {
+            left["fq_name"][-1]: expected_tcp80_acl(fq(left), fq(left), fq(right))}
+        assert not stale_route_targets(api)
+        assert not [c for c in st.page("/chains")["chains"] if c["left"] == fq(left)]
+        return True
+    converge("the chain removed", removed)
+    assert allocated(ri_targets(primary_ri(api, other["uuid"])))
+
+
+def test_removing_a_service_instance_removes_its_chain(api, st):
+    t = api.project()
+    left, right, pol, svc1, svc2 = build_chain(api, t)
+    u, name = converge("the service chain", lambda: check_chain(api, st, left, right,
+                                                                  svc1, svc2))
+    si2 = svc2[0]
+    vm = api.read("service-instance", si2["uuid"])["virtual_machine_back_refs"][0]
+    api.update("virtual-machine", vm["uuid"], {"service_instance_refs": []})
+    api.remove("service-instance", si2["uuid"])
+
+    def removed():
+        for n in name.values():
+            assert not ri_exists(api, n), n
+        for _si, ifs in (svc1, svc2):
+            for vmi, _a in ifs.values():
+                assert svc_refs(api, vmi) == {}
+        pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+        assert ri_conns(pl) == set() and ri_conns(pr) == set()
+        assert not stale_route_targets(api)
+        c = [c for c in st.page("/chains")["chains"] if c["uuid"] == u]
+        assert c and c[0]["state"] == "service instance or template missing"
+        return True
+    converge("the chain's objects removed", removed)
+
+
+@pytest.mark.skipif(not zookeeper_installed(), reason="needs the Debian zookeeper package")
+def test_takeover_in_the_middle_of_a_burst_with_chains(tmp_path):
+    ens = ZkEnsemble(tmp_path / "zk").start()
+    node = ConfigNode(tmp_path / "node").start()
+    sts = [SchemaTransformer(tmp_path / f"st{i}", node, zk=ens.connect_string,
+                             zk_session_timeout_ms=3000) for i in range(2)]
+    api = node.client()
+    try:
+        for s in sts:
+            s.start()
+        poll(lambda: sum(s.counters()["active"] for s in sts) == 1, 40,
+             "one active contrail-schema")
+        leader = next(s for s in sts if s.counters()["active"])
+        standby = next(s for s in sts if s is not leader)
+        leader.wait_idle()
+        t = api.project()
+        chains = [build_chain(api, t)]
+        # The leader is busy with the first chain: kill it, and build two more while the
+        # standby waits for the dead leader's session to expire.
+        leader.kill()
+        chains += [build_chain(api, t) for _ in range(2)]
+        # One of the chains goes again.
+        left, right, pol = chains[2][:3]
+        api.update("network-policy", pol["uuid"], {"network_policy_entries": {
+            "policy_rule": [tcp80_rule(fq(left), fq(right))]}})
+        standby.wait_idle(timeout=60)
+
+        def all_right():
+            for left, right, _pol, svc1, svc2 in chains[:2]:
+                check_chain(api, standby, left, right, svc1, svc2)
+            left, right = chains[2][:2]
+            pl, pr = primary_ri(api, left["uuid"]), primary_ri(api, right["uuid"])
+            assert ri_conns(pl) == {fq(pr)}
+            assert not [c for c in standby.page("/chains")["chains"]
+                        if c["left"] == fq(left)]
+            assert not [ri for ri in api.list("routing-instance")["routing-instances"]
+                        if ri["fq_name"][-2] in (left["fq_name"][-1], right["fq_name"][-1])
+                        and ri["fq_name"][-1].startswith("service-")]
+            assert not stale_route_targets(api)
+            return True
+        converge("the chains of the whole burst", all_right, timeout=60)
+        before = node.api_counters()
+        standby.kill()
+        standby.start()
+        standby.wait_idle(timeout=60)
+        assert node.api_counters() == before
+    finally:
+        api.close()
+        problems = [p for p in (s.stop() for s in sts) if p]
+        problems += node.stop()
+        ens.stop()
+        assert not problems, "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# BGP as a service (§6.5)
+
+
+def bgp_routers(api, ri_name):
+    """{name: bgp-router} of the routers under routing instance RI_NAME."""
+    ri = read_ri(api, ri_name)
+    return {r["to"][-1]: api.read("bgp-router", r["uuid"]) for r in ri.get("bgp_routers") or []}
+
+
+def test_bgp_as_a_service(node, api, st):
+    t = api.project()
+    vn = t.vn(unique("bgpaas-vn"), subnets=["10.9.0.0/24"])
+    ports = []
+    for _ in range(2):
+        vmi = t.vmi(vn)
+        iip = t.iip(vn, virtual_machine_interface_refs=[{"to": vmi["fq_name"]}])
+        ports.append((vmi, iip["instance_ip_address"]))
+    attrs = {"hold_time": 90, "address_families": {"family": ["inet", "inet6"]}}
+    b = api.create("bgp-as-a-service", {
+        "parent_type": "project", "fq_name": t.fq + [unique("bgpaas")],
+        "autonomous_system": 65100, "bgpaas_session_attributes": attrs,
+        "virtual_machine_interface_refs": [{"to": v["fq_name"]} for v, _ in ports]})
+    ri = fq(primary_ri(api, vn["uuid"]))
+
+    def routers():
+        rs = bgp_routers(api, ri)
+        assert set(rs) == {"bgpaas-server"} | {v["fq_name"][-1] for v, _ in ports}, set(rs)
+        assert rs["bgpaas-server"]["bgp_router_parameters"] == {"router_type": "bgpaas-server"}
+        srcs = set()
+        for vmi, ip in ports:
+            c = rs[vmi["fq_name"][-1]]
+            p = c["bgp_router_parameters"]
+            srcs.add(p["source_port"])
+            assert p == {"router_type": "bgpaas-client", "autonomous_system": 65100,
+                         "address": ip, "identifier": ip, "source_port": p["source_port"]}, p
+            assert 50000 <= p["source_port"] < 50512
+            peer = [r for r in c.get("bgp_router_refs") or []]
+            assert [r["to"][-1] for r in peer] == ["bgpaas-server"], peer
+            assert peer[0]["attr"] == {"session": [{"attributes": [attrs]}]}, peer[0]["attr"]
+        assert len(srcs) == len(ports)
+        got = api.read("bgp-as-a-service", b["uuid"])
+        assert {r["to"][-1] for r in got.get("bgp_router_refs") or []} == \
+            {v["fq_name"][-1] for v, _ in ports}
+        return {k: r["bgp_router_parameters"].get("source_port") for k, r in rs.items()}
+    first = converge("bgpaas routers", routers)
+    st.wait_idle()
+    # A restart keeps the ports and writes nothing.
+    before = node.api_counters()
+    st.kill()
+    st.start()
+    st.wait_idle()
+    assert node.api_counters() == before
+    assert routers() == first
+    # An interface leaves: its client goes, the other keeps its port.
+    api.update("bgp-as-a-service", b["uuid"], {"virtual_machine_interface_refs": [
+        {"to": ports[1][0]["fq_name"]}]})
+    gone = ports.pop(0)[0]["fq_name"][-1]
+
+    def one_left():
+        got = routers()
+        assert gone not in got
+        return got
+    after = converge("one client left", one_left)
+    assert after[ports[0][0]["fq_name"][-1]] == first[ports[0][0]["fq_name"][-1]]
+    # The BGPaaS goes: its clients go (the server stays with the instance).
+    api.remove("bgp-as-a-service", b["uuid"])
+    converge("clients removed", lambda: set(bgp_routers(api, ri)) == {"bgpaas-server"} or None)

@@ -286,6 +286,67 @@ test_hash(void)
     json_decref(c);
 }
 
+/* A chain rule: pass with the service instance of the network's end, no connection, the
+ * chain identity with a derived uuid that depends on every part of it. */
+static void
+test_service_chain(void)
+{
+    json_t *entries = J("{\"policy_rule\": [{\"direction\": \"<>\", \"protocol\": \"tcp\","
+                        " \"src_addresses\": [" ADDR(RED) "],"
+                        " \"src_ports\": [{\"start_port\": -1, \"end_port\": -1}],"
+                        " \"dst_addresses\": [" ADDR(BLUE) "],"
+                        " \"dst_ports\": [{\"start_port\": 80, \"end_port\": 80}],"
+                        " \"action_list\": {\"simple_action\": \"deny\", \"apply_service\":"
+                        " [\"default-domain:p:fw1\", \"default-domain:p:fw2\"]}}]}");
+    struct st_rules_policy pol = { "default-domain:p:pol", entries, false };
+    struct st_rules_vn_result red, blue, green;
+    st_rules_vn(RED, &pol, 1, true, policy_vns, NULL, &red);
+    st_rules_vn(BLUE, &pol, 1, true, policy_vns, NULL, &blue);
+    st_rules_vn(GREEN, &pol, 1, true, policy_vns, NULL, &green);
+    CHECK(json_array_size(red.chains) == 1);
+    CHECK(json_equal(red.chains, blue.chains));
+    CHECK(json_array_size(green.chains) == 0);
+    CHECK(json_array_size(red.connections) == 0 && json_array_size(blue.connections) == 0);
+    const json_t *c = json_array_get(red.chains, 0);
+    const char *uuid = json_string_value(json_object_get(c, "uuid"));
+    CHECK(uuid && strlen(uuid) == 36 && uuid[14] == '5');
+    json_t *id = json_deep_copy(c);
+    json_object_del(id, "uuid");
+    CHECK(json_is(id, "{\"left\": \"" RED "\", \"right\": \"" BLUE "\", \"direction\": \"<>\","
+                      " \"src_ports\": [{\"start_port\": -1, \"end_port\": -1}],"
+                      " \"dst_ports\": [{\"start_port\": 80, \"end_port\": 80}],"
+                      " \"protocol\": \"6\", \"services\": [\"default-domain:p:fw1\","
+                      " \"default-domain:p:fw2\"]}"));
+    char u2[37];
+    st_rules_chain_uuid(id, u2);
+    CHECK(!strcmp(u2, uuid));
+    json_array_remove(json_object_get(id, "services"), 1);
+    st_rules_chain_uuid(id, u2);
+    CHECK(strcmp(u2, uuid) != 0);
+    json_decref(id);
+
+    char *ri = st_rules_service_ri(RED, uuid, "default-domain:p:fw1");
+    char want[256];
+    snprintf(want, sizeof want, RED ":service-%s-default-domain_p_fw1", uuid);
+    CHECK(!strcmp(ri, want));
+    const json_t *r0 = json_array_get(json_object_get(red.static_entries, "acl_rule"), 0);
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(r0, "action_list"),
+                                                    "assign_routing_instance")), ri));
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(r0, "action_list"),
+                                                    "simple_action")), "pass"));
+    CHECK(!json_object_get(json_object_get(r0, "action_list"), "apply_service"));
+    xfree(ri);
+    ri = st_rules_service_ri(BLUE, uuid, "default-domain:p:fw2");
+    r0 = json_array_get(json_object_get(blue.static_entries, "acl_rule"), 1);
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(r0, "action_list"),
+                                                    "assign_routing_instance")), ri));
+    xfree(ri);
+    st_rules_vn_result_clear(&red);
+    st_rules_vn_result_clear(&blue);
+    st_rules_vn_result_clear(&green);
+    json_decref(entries);
+}
+
 int
 main(void)
 {
@@ -296,6 +357,7 @@ main(void)
     test_policy_address_and_subsets();
     test_security_group();
     test_hash();
+    test_service_chain();
     json_decref((json_t *) policy_vns(NULL, "default-domain:p:pol-x"));
     return check_finish();
 }
