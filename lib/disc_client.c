@@ -13,6 +13,9 @@
 #include "log.h"
 #include "mem.h"
 
+/* Seconds between subscribes while the answer is empty. */
+#define EMPTY_REFRESH_S 2.0
+
 LOG_MODULE(disc_client);
 
 static MEM_TYPE(mem_type_dc, "disc_client");
@@ -233,6 +236,10 @@ sub_done(void *aux, int status, const char *body, size_t len)
     double refresh = (double) json_integer_value(ttl);
     if (dc->max_refresh > 0 && refresh > dc->max_refresh) {
         refresh = dc->max_refresh;
+    }
+    if (!json_array_size(list) && refresh > EMPTY_REFRESH_S) {
+        /* Nothing to use yet (a daemon starting before its peers): ask again soon. */
+        refresh = EMPTY_REFRESH_S;
     }
     arm(s->timer, refresh > 0 ? refresh : 1);
     if (!json_equal(list, s->answer)) {
