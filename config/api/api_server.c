@@ -1800,6 +1800,7 @@ gate_enqueue(struct api_server *srv, struct http_req *req, int tries)
 }
 
 struct gate_retry {
+    struct list node;           /* In srv->gate_retrying. */
     struct api_server *srv;
     struct http_req *req;
     int tries;
@@ -1810,6 +1811,7 @@ static void
 gate_retry_cb(evutil_socket_t fd, short what, void *aux)
 {
     struct gate_retry *r = aux;
+    list_remove(&r->node);
     gate_enqueue(r->srv, r->req, r->tries);
     event_free(r->ev);
     mem_free(&mem_type_api, r);
@@ -1819,6 +1821,7 @@ static void
 gate_retry_later(struct api_server *srv, struct http_req *req, int tries)
 {
     struct gate_retry *r = mem_zalloc(&mem_type_api, sizeof *r);
+    list_push_back(&srv->gate_retrying, &r->node);
     r->srv = srv;
     r->req = req;
     r->tries = tries;
@@ -2008,6 +2011,7 @@ api_server_open(struct api_server *srv, struct event_base *base, const struct sc
     list_init(&srv->gate_wait);
     list_init(&srv->gate_barrier);
     list_init(&srv->gate_ready);
+    list_init(&srv->gate_retrying);
     struct api_store_hooks hooks = { api_types_loaded, api_types_unloaded, api_types_freed,
                                      api_init_other_row, server_committed, server_remote,
                                      srv };
@@ -2047,6 +2051,25 @@ api_server_port(const struct api_server *srv)
 void
 api_server_close(struct api_server *srv)
 {
+    /* Requests still waiting in the gate (the process is stopping). */
+    struct gate_req *g;
+    struct list *lists[] = { &srv->gate_wait, &srv->gate_barrier, &srv->gate_ready };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        if (lists[i]->next) {
+            LIST_FOR_EACH_SAFE (g, node, lists[i]) {
+                list_remove(&g->node);
+                mem_free(&mem_type_api, g);
+            }
+        }
+    }
+    struct gate_retry *r;
+    if (srv->gate_retrying.next) {
+        LIST_FOR_EACH_SAFE (r, node, &srv->gate_retrying) {
+            list_remove(&r->node);
+            event_free(r->ev);
+            mem_free(&mem_type_api, r);
+        }
+    }
     http_server_destroy(srv->http);
     api_store_close(&srv->store);
     idalloc_destroy(&srv->vn_ids);

@@ -35,6 +35,7 @@ struct api_server {
     /* Shared stores: requests waiting for a barrier, in the barrier in flight, and ready to
      * run (see api_server.c). */
     struct list gate_wait, gate_barrier, gate_ready;
+    struct list gate_retrying;      /* Requests pausing before a retry. */
     bool barrier_busy;
     int cur_tries;                  /* Of the request being run. */
 
