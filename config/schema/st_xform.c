@@ -1156,19 +1156,21 @@ sg_id_of(void *aux, const char *name)
     return sg && st_obj_exists(sg) ? sg_id_value(sg) : -1;
 }
 
+/* Whether a rule of the ENTRIES property of O names NAME as its KIND address
+ * ("security_group", "network_policy") on either side. */
 static bool
-sg_mentions(const struct st_obj *sg, const char *name)
+rules_mention(const struct st_obj *o, const char *entries, const char *kind, const char *name)
 {
     size_t i;
     json_t *r;
-    json_array_foreach (json_object_get(json_object_get(sg->props, "security_group_entries"),
-                                        "policy_rule"), i, r) {
+    json_array_foreach (json_object_get(json_object_get(o->props, entries), "policy_rule"), i,
+                        r) {
         const char *keys[2] = { "src_addresses", "dst_addresses" };
         for (int k = 0; k < 2; k++) {
             size_t j;
             json_t *a;
             json_array_foreach (json_object_get(r, keys[k]), j, a) {
-                const char *g = json_string_value(json_object_get(a, "security_group"));
+                const char *g = json_string_value(json_object_get(a, kind));
                 if (g && !strcmp(g, name)) {
                     return true;
                 }
@@ -1176,6 +1178,12 @@ sg_mentions(const struct st_obj *sg, const char *name)
         }
     }
     return false;
+}
+
+static bool
+sg_mentions(const struct st_obj *sg, const char *name)
+{
+    return rules_mention(sg, "security_group_entries", "security_group", name);
 }
 
 /* The groups whose rules name group NAME. */
@@ -2872,23 +2880,7 @@ enqueue_bgpaas_of(struct st_xform *x, const struct st_obj *vmi)
 static bool
 policy_mentions(const struct st_obj *pol, const char *name)
 {
-    size_t i;
-    json_t *r;
-    json_array_foreach (json_object_get(json_object_get(pol->props, "network_policy_entries"),
-                                        "policy_rule"), i, r) {
-        const char *keys[2] = { "src_addresses", "dst_addresses" };
-        for (int k = 0; k < 2; k++) {
-            size_t j;
-            json_t *a;
-            json_array_foreach (json_object_get(r, keys[k]), j, a) {
-                const char *p = json_string_value(json_object_get(a, "network_policy"));
-                if (p && !strcmp(p, name)) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
+    return rules_mention(pol, "network_policy_entries", "network_policy", name);
 }
 
 static void
