@@ -249,18 +249,10 @@ def plug_vm(vm, vrf, nh, label=None, policy=False, l2label=None):
     vr.tool("nh", *nh_args)
     vr.tool("rt", "-c", "-v", vrf, "-p", vm.ip, "-l", 32, "-n", nh, "-x")
     if vm.ip6:
-        if not vr_has_nh6(vr, nh + 5000):
-            vr.tool("nh", "--create", nh + 5000, "--type", "encap", "--oif", vm.vif,
-                    "--dmac", vm.mac, "--smac", VRRP_MAC, "--vrf", vrf, "--family", "inet6",
-                    *(["--policy"] if policy else []))
-        vr.tool("rt", "-c", "-v", vrf, "-f", "inet6", "-p", vm.ip6, "-l", 128,
-                "-n", nh + 5000, "-x")
+        # The interface NH writes the Ethernet type of each packet's family.
+        vr.tool("rt", "-c", "-v", vrf, "-f", "inet6", "-p", vm.ip6, "-l", 128, "-n", nh, "-x")
     if label:
         vr.tool("mpls", "--create", label, "--nh", nh)
-
-
-def vr_has_nh6(vr, nh):
-    return vr.tool_run("nh", "--get", nh).returncode == 0
 
 
 def remote_route(vr, vrf, prefix, plen, tunnel_nh, label, family="inet"):
@@ -398,3 +390,71 @@ def parse_agent_hdr(data):
     """(ifindex, vrf, cmd, cmd_param, param1, param5, frame) of a packet-channel datagram."""
     ifindex, vrf, cmd, param, p1, p2, p3, p4, p5 = struct.unpack("!HHHIIIIIB", data[:27])
     return ifindex, vrf, cmd, param, p1, p5, data[30:]
+
+
+# ---- the standard topology of the tests: two computes, two VMs each, two VRFs ----
+#
+#   compute A (198.51.100.11)            compute B (198.51.100.12)
+#     a1 203.0.113.11/25  VRF 1            b1 203.0.113.21/25  VRF 1
+#     a2 203.0.113.140/25 VRF 2            b2 203.0.113.150/25 VRF 2
+#   VRF 1 gateway 203.0.113.1, VRF 2 gateway 203.0.113.129 (receive NHs, proxy ARP);
+#   IPv6 2001:db8:1::/64 in VRF 1.  Each VRF also routes the other VRF's /25 through a
+#   VRF-translate next hop (the two networks are connected "through routes").
+
+ENCAPS = {"mplsoudp": "mplsoudp", "mplsogre": "mplsogre", "vxlan": "vxlan"}
+VNI = {1: 1001, 2: 1002}
+LABEL = {"1": 100, "2": 101}          # per VM index on each compute
+
+
+def build_standard(tmp, encap, policy=False, ipv6=True):
+    """Builds and programs the standard topology for ENCAP; returns (topo, vms dict)."""
+    topo = Topology(tmp)
+    try:
+        a = topo.add_compute("ca", "198.51.100.11")
+        b = topo.add_compute("cb", "198.51.100.12")
+        vms = {
+            "a1": topo.add_vm(a, "a1", "203.0.113.11", 25, "203.0.113.1",
+                              ip6="2001:db8:1::11" if ipv6 else None),
+            "a2": topo.add_vm(a, "a2", "203.0.113.140", 25, "203.0.113.129"),
+            "b1": topo.add_vm(b, "b1", "203.0.113.21", 25, "203.0.113.1",
+                              ip6="2001:db8:1::21" if ipv6 else None),
+            "b2": topo.add_vm(b, "b2", "203.0.113.150", 25, "203.0.113.129"),
+        }
+        if ipv6:
+            for name in ("a1", "b1"):
+                vms[name].run("ip", "-6", "route", "add", "default", "via", "2001:db8:1::1")
+        program_standard(topo, encap, vms, policy=policy, ipv6=ipv6)
+        return topo, vms
+    except BaseException:
+        topo.close()
+        raise
+
+
+def program_standard(topo, encap, vms, policy=False, ipv6=True):
+    a, b = topo.computes["ca"], topo.computes["cb"]
+    for here, there in ((a, b), (b, a)):
+        vr = here.vrouter
+        vr.tool("nh", "--create", 1, "--type", "receive")
+        vr.tool("rt", "-c", "-v", 1, "-p", "203.0.113.1", "-l", 32, "-n", 1, "-x")
+        vr.tool("rt", "-c", "-v", 2, "-p", "203.0.113.129", "-l", 32, "-n", 1, "-x")
+        if ipv6:
+            vr.tool("rt", "-c", "-v", 1, "-f", "inet6", "-p", "2001:db8:1::1", "-l", 128,
+                    "-n", 1, "-x")
+        tunnel(vr, 20, encap, here.fabric_ip, there.fabric_ip)
+        vr.tool("nh", "--create", 30, "--type", "vrf-translate", "--vrf", 1)
+        vr.tool("nh", "--create", 31, "--type", "vrf-translate", "--vrf", 2)
+        vr.tool("vxlan", "--create", VNI[1], "--nh", 30)
+        vr.tool("vxlan", "--create", VNI[2], "--nh", 31)
+        vr.tool("rt", "-c", "-v", 1, "-p", "203.0.113.128", "-l", 25, "-n", 31)
+        vr.tool("rt", "-c", "-v", 2, "-p", "203.0.113.0", "-l", 25, "-n", 30)
+        for vm in here.vms.values():
+            idx = vm.name[1]
+            vrf = int(idx)
+            plug_vm(vm, vrf, 10 + vrf, label=LABEL[idx], policy=policy)
+        for vm in there.vms.values():
+            idx = vm.name[1]
+            vrf = int(idx)
+            label = VNI[vrf] if encap == "vxlan" else LABEL[idx]
+            remote_route(vr, vrf, vm.ip, 32, 20, label)
+            if vm.ip6:
+                remote_route(vr, vrf, vm.ip6, 128, 20, label, family="inet6")
