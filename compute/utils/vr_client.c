@@ -154,7 +154,7 @@ vr_client_request(struct vr_client *c, uint8_t op, uint16_t obj, const void *s,
     uint16_t type, len;
     const uint8_t *v;
     int code = 0;
-    uint8_t objbuf[sizeof(union { struct vr_if_req a; struct vr_nh_req b;
+    _Alignas(8) uint8_t objbuf[sizeof(union { struct vr_if_req a; struct vr_nh_req b;
                                   struct vr_route_req c; struct vr_flow_req d;
                                   struct vr_drop_stats_req e; struct vr_info_req f; })];
     while (vr_attr_next(&it, &type, &v, &len)) {
@@ -181,7 +181,7 @@ vr_client_request(struct vr_client *c, uint8_t op, uint16_t obj, const void *s,
 struct dump_ctx {
     vr_client_obj_fn *cb;
     void *aux;
-    uint8_t last[sizeof(union { struct vr_if_req a; struct vr_nh_req b; struct vr_route_req c;
+    _Alignas(8) uint8_t last[sizeof(union { struct vr_if_req a; struct vr_nh_req b; struct vr_route_req c;
                                 struct vr_flow_req d; })];
     size_t size;
     bool any;
