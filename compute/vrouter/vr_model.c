@@ -262,7 +262,9 @@ struct req {
         struct vr_vxlan_req vxlan;
         struct vr_flow_req flow;
         struct vr_mirror_req mirror;
-    } marker;
+        struct vr_drop_stats_req ds;
+        struct vr_info_req info;
+    } marker;                   /* any object type: the decoder writes a whole struct */
     uint64_t marker_present;
     struct vr_msgbuf *resp;
     char err[256];
