@@ -3,6 +3,7 @@
  * Wiring only: configuration (table sizes as the original's module parameters), the object
  * model, the userspace engine, the control socket and the introspect pages. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "daemon.h"
@@ -96,6 +97,7 @@ main(int argc, char **argv)
         goto out;
     }
     vr_introspect_register(d.introspect, vr, vr_uengine_dp(eng));
+    vr_uengine_register_introspect(eng, d.introspect);
     LOG_NOTICE("contrail-vrouter ready: control %s, packets %s", ctl_path, pkt_path);
     daemon_run(&d);
     rc = 0;

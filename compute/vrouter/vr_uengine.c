@@ -8,6 +8,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "introspect.h"
 #include "list.h"
 #include "log.h"
 #include "mem.h"
@@ -27,10 +29,12 @@ static MEM_TYPE(mem_type_uengine, "vr_uengine");
 
 #define RING_FRAME 2048
 #define RING_BLOCK (1 << 16)
-#define RING_BLOCKS 8
+#define RING_BLOCKS 32
 #define RING_FRAMES (RING_BLOCK / RING_FRAME * RING_BLOCKS)
 #define RX_RESERVE 128          /* headroom inside each RX frame for encapsulation */
 #define BATCH 64
+#define TX_SOCKS 16             /* UDP sending sockets: source ports for the flow hash */
+#define RX_SLOT (VR_PKT_HEADROOM + 65536)   /* a GRO-coalesced datagram fits */
 
 struct uport {
     struct vr_uengine *eng;
@@ -49,7 +53,18 @@ struct fabric {
     uint32_t vif;
     uint8_t ip[4];
     int udp_mpls, udp_vxlan, gre, raw_tx;
+    int udp_tx[TX_SOCKS];
+    uint32_t mtu;
     struct event *ev_mpls, *ev_vxlan, *ev_gre;
+};
+
+/* A queued fabric transmission: a UDP payload for one of the UDP sockets (the kernel adds
+ * IP and UDP headers; runs of equal-size payloads to one destination go out as one UDP GSO
+ * send), or a whole IPv4 packet for the raw socket (GRE). */
+struct txq {
+    int fd;
+    uint32_t len;
+    struct sockaddr_in addr;
 };
 
 struct vr_uengine {
@@ -59,16 +74,19 @@ struct vr_uengine {
     struct fabric fab;
     struct list pending;        /* ports with queued TX frames */
     /* Fabric TX batch. */
+    struct txq txq[BATCH];
     struct mmsghdr tx_msgs[BATCH];
     struct iovec tx_iov[BATCH];
-    struct sockaddr_in tx_addr[BATCH];
+    uint8_t tx_ctrl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
     uint8_t *tx_buf;            /* BATCH * VR_PKT_BUFSIZE */
     unsigned int tx_n;
+    uint64_t gso_sends, gso_segments;
     /* Fabric RX batch. */
     struct mmsghdr rx_msgs[BATCH];
     struct iovec rx_iov[BATCH];
     struct sockaddr_in rx_addr[BATCH];
-    uint8_t *rx_buf;
+    uint8_t rx_ctrl[BATCH][CMSG_SPACE(sizeof(int))];
+    uint8_t *rx_buf;            /* BATCH * RX_SLOT */
     /* Packet channel. */
     int pkt_fd;
     struct event *ev_pkt;
@@ -267,29 +285,49 @@ fabric_rx(struct vr_uengine *eng, int fd, enum vr_encap encap)
     eng->dp.now_ms = vr_now_ms();
     for (int round = 0; round < 4; round++) {
         for (int i = 0; i < BATCH; i++) {
-            eng->rx_iov[i].iov_base = eng->rx_buf + (size_t) i * VR_PKT_BUFSIZE
-                                      + VR_PKT_HEADROOM;
-            eng->rx_iov[i].iov_len = VR_PKT_MAX_DATA;
-            memset(&eng->rx_msgs[i].msg_hdr, 0, sizeof eng->rx_msgs[i].msg_hdr);
-            eng->rx_msgs[i].msg_hdr.msg_iov = &eng->rx_iov[i];
-            eng->rx_msgs[i].msg_hdr.msg_iovlen = 1;
-            eng->rx_msgs[i].msg_hdr.msg_name = &eng->rx_addr[i];
-            eng->rx_msgs[i].msg_hdr.msg_namelen = sizeof eng->rx_addr[i];
+            eng->rx_iov[i].iov_base = eng->rx_buf + (size_t) i * RX_SLOT + VR_PKT_HEADROOM;
+            eng->rx_iov[i].iov_len = RX_SLOT - VR_PKT_HEADROOM;
+            struct msghdr *mh = &eng->rx_msgs[i].msg_hdr;
+            mh->msg_iov = &eng->rx_iov[i];
+            mh->msg_iovlen = 1;
+            mh->msg_name = &eng->rx_addr[i];
+            mh->msg_namelen = sizeof eng->rx_addr[i];
+            mh->msg_control = eng->rx_ctrl[i];
+            mh->msg_controllen = sizeof eng->rx_ctrl[i];
+            mh->msg_flags = 0;
         }
         int n = recvmmsg(fd, eng->rx_msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) {
             break;
         }
         for (int i = 0; i < n; i++) {
-            struct vr_pkt pkt;
-            vr_pkt_init(&pkt, eng->rx_buf + (size_t) i * VR_PKT_BUFSIZE, VR_PKT_BUFSIZE,
-                        VR_PKT_HEADROOM, eng->rx_msgs[i].msg_len);
-            if (eng->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+            struct msghdr *mh = &eng->rx_msgs[i].msg_hdr;
+            uint32_t len = eng->rx_msgs[i].msg_len;
+            if (mh->msg_flags & MSG_TRUNC) {
                 vr_drop(eng->vr, NULL, VP_DROP_PULL);
                 continue;
             }
-            vr_dp_fabric_rx(&eng->dp, encap, (const uint8_t *) &eng->rx_addr[i].sin_addr,
-                            &pkt);
+            /* A GRO-coalesced datagram holds segments of gso_size bytes (the last may be
+             * shorter).  Each is processed in place; pushing headers in front of one may
+             * overwrite the one before, which is done with by then. */
+            uint32_t gso = len;
+            for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+                    int v;
+                    memcpy(&v, CMSG_DATA(cm), sizeof v);
+                    if (v > 0) {
+                        gso = (uint32_t) v;
+                    }
+                }
+            }
+            uint8_t *slot = eng->rx_buf + (size_t) i * RX_SLOT;
+            for (uint32_t off = 0; off < len; off += gso) {
+                uint32_t seg = len - off < gso ? len - off : gso;
+                struct vr_pkt pkt;
+                vr_pkt_init(&pkt, slot, RX_SLOT, VR_PKT_HEADROOM + off, seg);
+                vr_dp_fabric_rx(&eng->dp, encap, (const uint8_t *) &eng->rx_addr[i].sin_addr,
+                                &pkt);
+            }
         }
         if (n < BATCH) {
             break;
@@ -316,22 +354,79 @@ fabric_rx_gre(evutil_socket_t fd, short what, void *aux)
     fabric_rx(aux, fd, VR_ENCAP_MPLSOGRE);
 }
 
+/* Sends messages FIRST..FIRST+N-1 of the batch (all on socket FD), each carrying SEGS[i]
+ * packets; counts the ones the kernel refused. */
 static void
-fabric_tx_flush(struct vr_uengine *eng)
+send_msgs(struct vr_uengine *eng, int fd, struct mmsghdr *msgs, const unsigned int *segs,
+          unsigned int n)
 {
     unsigned int done = 0;
-    while (done < eng->tx_n) {
-        int n = sendmmsg(eng->fab.raw_tx, eng->tx_msgs + done, eng->tx_n - done, MSG_DONTWAIT);
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR) {
-                continue;
+    while (done < n) {
+        int r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            /* Socket buffer full or a refused packet: drop that message and go on. */
+            struct vr_vif *fv = vr_vif_get(eng->vr, eng->fab.vif);
+            for (unsigned int k = 0; k < segs[done]; k++) {
+                vr_drop(eng->vr, fv, VP_DROP_INTERFACE_TX_DISCARD);
             }
-            /* EAGAIN (socket buffer full) or a per-packet error: count and skip one. */
-            vr_drop(eng->vr, vr_vif_get(eng->vr, eng->fab.vif), VP_DROP_INTERFACE_TX_DISCARD);
             done++;
             continue;
         }
-        done += (unsigned int) n;
+        done += (unsigned int) r;
+    }
+}
+
+static void
+fabric_tx_flush(struct vr_uengine *eng)
+{
+    unsigned int n = eng->tx_n, m = 0, i = 0;
+    unsigned int segs[BATCH];
+    int fd = -1;
+    uint32_t gso_max = eng->fab.mtu > 28 ? eng->fab.mtu - 28 : 0;
+    while (i < n) {
+        const struct txq *q = &eng->txq[i];
+        unsigned int run = 1;
+        if (q->fd != eng->fab.raw_tx && q->len <= gso_max) {
+            /* A run: same socket and destination, equal sizes but the last, within 64 KB. */
+            while (i + run < n && eng->txq[i + run].fd == q->fd
+                   && eng->txq[i + run - 1].len == q->len && eng->txq[i + run].len <= q->len
+                   && eng->txq[i + run].addr.sin_addr.s_addr == q->addr.sin_addr.s_addr
+                   && eng->txq[i + run].addr.sin_port == q->addr.sin_port
+                   && (run + 1) * q->len <= 65000) {
+                run++;
+            }
+        }
+        if (fd != q->fd && m) {
+            send_msgs(eng, fd, eng->tx_msgs, segs, m);
+            m = 0;
+        }
+        fd = q->fd;
+        struct msghdr *mh = &eng->tx_msgs[m].msg_hdr;
+        memset(mh, 0, sizeof *mh);
+        mh->msg_iov = &eng->tx_iov[i];
+        mh->msg_iovlen = run;
+        mh->msg_name = (void *) &q->addr;
+        mh->msg_namelen = sizeof q->addr;
+        if (run > 1) {
+            mh->msg_control = eng->tx_ctrl[m];
+            mh->msg_controllen = sizeof eng->tx_ctrl[m];
+            struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t size = (uint16_t) q->len;
+            memcpy(CMSG_DATA(cm), &size, sizeof size);
+            eng->gso_sends++;
+            eng->gso_segments += run;
+        }
+        segs[m++] = run;
+        i += run;
+    }
+    if (m) {
+        send_msgs(eng, fd, eng->tx_msgs, segs, m);
     }
     eng->tx_n = 0;
 }
@@ -340,23 +435,31 @@ static void
 uengine_tx_fabric(void *aux, const uint8_t *ip, size_t len)
 {
     struct vr_uengine *eng = aux;
-    if (eng->fab.raw_tx < 0 || len > VR_PKT_BUFSIZE) {
+    if (eng->fab.raw_tx < 0 || len > VR_PKT_BUFSIZE || len < 20) {
         vr_drop(eng->vr, NULL, VP_DROP_INTERFACE_TX_DISCARD);
         return;
     }
     unsigned int i = eng->tx_n++;
+    struct txq *q = &eng->txq[i];
     uint8_t *b = eng->tx_buf + (size_t) i * VR_PKT_BUFSIZE;
-    memcpy(b, ip, len);
+    memset(&q->addr, 0, sizeof q->addr);
+    q->addr.sin_family = AF_INET;
+    memcpy(&q->addr.sin_addr, ip + 16, 4);
+    size_t hlen = (size_t) (ip[0] & 0xf) * 4;
+    if (ip[9] == VR_IPPROTO_UDP && hlen == 20 && len >= 28 && eng->fab.udp_tx[0] >= 0) {
+        /* The UDP socket whose source port stands for this flow's hash. */
+        uint16_t sport = vr_get16(ip + 20);
+        q->fd = eng->fab.udp_tx[sport % TX_SOCKS];
+        memcpy(&q->addr.sin_port, ip + 22, 2);
+        q->len = (uint32_t) (len - 28);
+        memcpy(b, ip + 28, q->len);
+    } else {
+        q->fd = eng->fab.raw_tx;
+        q->len = (uint32_t) len;
+        memcpy(b, ip, len);
+    }
     eng->tx_iov[i].iov_base = b;
-    eng->tx_iov[i].iov_len = len;
-    memset(&eng->tx_addr[i], 0, sizeof eng->tx_addr[i]);
-    eng->tx_addr[i].sin_family = AF_INET;
-    memcpy(&eng->tx_addr[i].sin_addr, ip + 16, 4);
-    memset(&eng->tx_msgs[i], 0, sizeof eng->tx_msgs[i]);
-    eng->tx_msgs[i].msg_hdr.msg_iov = &eng->tx_iov[i];
-    eng->tx_msgs[i].msg_hdr.msg_iovlen = 1;
-    eng->tx_msgs[i].msg_hdr.msg_name = &eng->tx_addr[i];
-    eng->tx_msgs[i].msg_hdr.msg_namelen = sizeof eng->tx_addr[i];
+    eng->tx_iov[i].iov_len = q->len;
     if (eng->tx_n == BATCH) {
         fabric_tx_flush(eng);
     }
@@ -380,6 +483,12 @@ fabric_close(struct vr_uengine *eng)
             *fds[i] = -1;
         }
     }
+    for (size_t i = 0; i < TX_SOCKS; i++) {
+        if (f->udp_tx[i] >= 0) {
+            close(f->udp_tx[i]);
+            f->udp_tx[i] = -1;
+        }
+    }
     f->vif = VR_FLOW_INDEX_NONE;
     eng->dp.fabric_vif = VR_FLOW_INDEX_NONE;
 }
@@ -396,6 +505,16 @@ open_udp(const uint8_t ip[4], uint16_t port, int *fd, char *err, size_t errlen)
     setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (setsockopt(*fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0) {
         setsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    if (port) {
+        /* Coalesced receives: one datagram buffer for a run of same-size tunnel packets. */
+        setsockopt(*fd, SOL_UDP, UDP_GRO, &one, sizeof one);
+    } else {
+        int pmtu = IP_PMTUDISC_DONT;
+        setsockopt(*fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
+        if (setsockopt(*fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) < 0) {
+            setsockopt(*fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        }
     }
     struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
     memcpy(&sin.sin_addr, ip, 4);
@@ -428,6 +547,9 @@ fabric_open(struct vr_uengine *eng, struct vr_vif *vif, char *err, size_t errlen
     int error = open_udp(ip, VR_MPLS_UDP_PORT, &f->udp_mpls, err, errlen);
     if (!error) {
         error = open_udp(ip, VR_VXLAN_UDP_PORT, &f->udp_vxlan, err, errlen);
+    }
+    for (size_t i = 0; i < TX_SOCKS && !error; i++) {
+        error = open_udp(ip, 0, &f->udp_tx[i], err, errlen);
     }
     if (!error) {
         f->gre = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VR_IPPROTO_GRE);
@@ -462,6 +584,13 @@ fabric_open(struct vr_uengine *eng, struct vr_vif *vif, char *err, size_t errlen
     f->vif = vif->cfg.idx;
     memcpy(f->ip, ip, 4);
     eng->dp.fabric_vif = vif->cfg.idx;
+    f->mtu = 1500;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%.15s", vif->cfg.name);
+    if (ioctl(f->udp_mpls, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
+        f->mtu = (uint32_t) ifr.ifr_mtu;
+    }
     if (vif->cfg.name[0]) {
         vif->cfg.os_idx = if_nametoindex(vif->cfg.name);
     }
@@ -605,8 +734,11 @@ vr_uengine_create(struct event_base *base, const char *pkt_path, const char *age
     list_init(&eng->pending);
     eng->fab.vif = VR_FLOW_INDEX_NONE;
     eng->fab.udp_mpls = eng->fab.udp_vxlan = eng->fab.gre = eng->fab.raw_tx = -1;
+    for (size_t i = 0; i < TX_SOCKS; i++) {
+        eng->fab.udp_tx[i] = -1;
+    }
     eng->tx_buf = mem_zalloc(&mem_type_uengine, (size_t) BATCH * VR_PKT_BUFSIZE);
-    eng->rx_buf = mem_zalloc(&mem_type_uengine, (size_t) BATCH * VR_PKT_BUFSIZE);
+    eng->rx_buf = mem_zalloc(&mem_type_uengine, (size_t) BATCH * RX_SLOT);
     eng->pkt_buf = mem_zalloc(&mem_type_uengine, VR_PKT_BUFSIZE + VR_AGENT_HDR_LEN);
     eng->pkt_fd = -1;
     *out = eng;
@@ -649,6 +781,16 @@ vr_uengine_attach(struct vr_uengine *eng, struct vrouter *vr)
 {
     eng->vr = vr;
     vr_dp_init(&eng->dp, vr, &uengine_io, eng);
+}
+
+void
+vr_uengine_register_introspect(struct vr_uengine *eng, struct introspect *is)
+{
+    introspect_add_counter(is, "vrouter_fabric_gso_sends",
+                           "UDP GSO sends (runs of tunnel packets sent in one go)",
+                           &eng->gso_sends);
+    introspect_add_counter(is, "vrouter_fabric_gso_segments",
+                           "tunnel packets sent in UDP GSO runs", &eng->gso_segments);
 }
 
 struct vr_dp *

@@ -33,4 +33,8 @@ void vr_uengine_flush(struct vr_uengine *);
 
 struct vr_dp *vr_uengine_dp(struct vr_uengine *);
 
+/* Adds the engine's counters (UDP GSO sends and the packets they carried) to IS. */
+struct introspect;
+void vr_uengine_register_introspect(struct vr_uengine *, struct introspect *is);
+
 #endif

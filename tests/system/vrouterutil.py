@@ -91,6 +91,17 @@ class Vrouter:
                     f"{page}',timeout=5).read().decode())")
         return json.loads(out)
 
+    def metric(self, name):
+        """The value of Prometheus counter contrail_NAME on /metrics."""
+        out = netns(self.ns, "/usr/bin/python3", "-c",
+                    "import sys,urllib.request;"
+                    f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:{self.port}"
+                    "/metrics',timeout=5).read().decode())")
+        for line in out.splitlines():
+            if line.startswith(f"contrail_{name}{{"):
+                return int(line.split()[-1])
+        raise KeyError(name)
+
     def dropstats(self):
         return self.introspect("/dropstats")
 
