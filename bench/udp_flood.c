@@ -1,12 +1,15 @@
 /* udp_flood: the traffic generator of the vRouter benchmark (bench/vrouter_bench.py).
  *
- *   udp_flood send DST PORT SIZE SECONDS    sends SIZE-byte UDP payloads to DST:PORT as fast
- *                                           as sendmmsg allows; prints "sent N"
- *   udp_flood recv PORT SECONDS             waits (up to 20 s) for the first datagram, then
- *                                           counts for SECONDS; prints
- *                                           "packets N bytes B seconds S"
+ *   udp_flood send DST PORT SIZE SECONDS [FLOWS]
+ *       sends SIZE-byte UDP payloads as fast as sendmmsg allows, to DST:PORT, or round robin
+ *       to ports PORT..PORT+FLOWS-1 (consecutive packets belong to different flows); prints
+ *       "sent N"
+ *   udp_flood recv PORT SECONDS [FLOWS]
+ *       listens on PORT (..PORT+FLOWS-1), waits (up to 20 s) for the first datagram, then
+ *       counts for SECONDS; prints "packets N bytes B seconds S"
  *
- * Runs inside the VM namespaces; one flow (fixed ports), as the kernel baseline measures. */
+ * Runs inside the VM namespaces. */
+#include <poll.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,15 +31,16 @@ now(void)
 }
 
 static int
-do_send(const char *dst, int port, size_t size, double secs)
+do_send(const char *dst, int port, size_t size, double secs, int flows)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
     if (fd < 0 || inet_pton(AF_INET, dst, &sin.sin_addr) != 1
-        || connect(fd, (struct sockaddr *) &sin, sizeof sin) < 0) {
+        || (flows == 1 && connect(fd, (struct sockaddr *) &sin, sizeof sin) < 0)) {
         perror("udp_flood send");
         return 1;
     }
+    static struct sockaddr_in addrs[BATCH];
     int sz = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     static char payload[65536];
@@ -49,6 +53,12 @@ do_send(const char *dst, int port, size_t size, double secs)
         iov[i].iov_len = size;
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        if (flows > 1) {
+            addrs[i] = sin;
+            addrs[i].sin_port = htons((uint16_t) (port + i % flows));
+            msgs[i].msg_hdr.msg_name = &addrs[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+        }
     }
     unsigned long long sent = 0;
     double end = now() + secs;
@@ -66,18 +76,22 @@ do_send(const char *dst, int port, size_t size, double secs)
 }
 
 static int
-do_recv(int port, double secs)
+do_recv(int port, double secs, int flows)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-    int sz = 8 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof sin) < 0) {
-        perror("udp_flood recv");
-        return 1;
+    static struct pollfd pfds[BATCH];
+    for (int f = 0; f < flows; f++) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in sin = { .sin_family = AF_INET,
+                                   .sin_port = htons((uint16_t) (port + f)) };
+        int sz = 8 << 20;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sin, sizeof sin) < 0) {
+            perror("udp_flood recv");
+            return 1;
+        }
+        pfds[f].fd = fd;
+        pfds[f].events = POLLIN;
     }
-    struct timeval tv = { 0, 200000 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     printf("ready\n");
     fflush(stdout);
     static char bufs[BATCH][2048];
@@ -86,27 +100,29 @@ do_recv(int port, double secs)
     unsigned long long packets = 0, bytes = 0;
     double start = 0, deadline = now() + 20;
     for (;;) {
-        memset(msgs, 0, sizeof msgs);
-        for (int i = 0; i < BATCH; i++) {
-            iov[i].iov_base = bufs[i];
-            iov[i].iov_len = sizeof bufs[i];
-            msgs[i].msg_hdr.msg_iov = &iov[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
-        }
-        int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
-        double t = now();
-        if (n > 0) {
-            if (!start) {
-                start = t;
-                deadline = t + secs;
-            } else {
-                for (int i = 0; i < n; i++) {
-                    bytes += msgs[i].msg_len;
+        poll(pfds, (nfds_t) flows, 200);
+        for (int f = 0; f < flows; f++) {
+            memset(msgs, 0, sizeof msgs);
+            for (int i = 0; i < BATCH; i++) {
+                iov[i].iov_base = bufs[i];
+                iov[i].iov_len = sizeof bufs[i];
+                msgs[i].msg_hdr.msg_iov = &iov[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            int n = recvmmsg(pfds[f].fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+            if (n > 0) {
+                if (!start) {
+                    start = now();
+                    deadline = start + secs;
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        bytes += msgs[i].msg_len;
+                    }
+                    packets += (unsigned long long) n;
                 }
-                packets += (unsigned long long) n;
             }
         }
-        if (t >= deadline) {
+        if (now() >= deadline) {
             break;
         }
     }
@@ -118,12 +134,21 @@ do_recv(int port, double secs)
 int
 main(int argc, char **argv)
 {
-    if (argc == 6 && !strcmp(argv[1], "send")) {
-        return do_send(argv[2], atoi(argv[3]), (size_t) atoi(argv[4]), atof(argv[5]));
+    if ((argc == 6 || argc == 7) && !strcmp(argv[1], "send")) {
+        int flows = argc == 7 ? atoi(argv[6]) : 1;
+        if (flows < 1 || flows > BATCH) {
+            flows = 1;
+        }
+        return do_send(argv[2], atoi(argv[3]), (size_t) atoi(argv[4]), atof(argv[5]), flows);
     }
-    if (argc == 4 && !strcmp(argv[1], "recv")) {
-        return do_recv(atoi(argv[2]), atof(argv[3]));
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "recv")) {
+        int flows = argc == 5 ? atoi(argv[4]) : 1;
+        if (flows < 1 || flows > BATCH) {
+            flows = 1;
+        }
+        return do_recv(atoi(argv[2]), atof(argv[3]), flows);
     }
-    fprintf(stderr, "usage: udp_flood send DST PORT SIZE SECONDS | recv PORT SECONDS\n");
+    fprintf(stderr, "usage: udp_flood send DST PORT SIZE SECONDS [FLOWS] | "
+            "recv PORT SECONDS [FLOWS]\n");
     return 2;
 }

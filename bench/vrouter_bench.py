@@ -10,14 +10,15 @@ whose eth0 is a veth to its compute.
   vrouter: in each compute, contrail-vrouter with the VM's veth as a virtual vif, the fabric
            veth as the physical vif, routes to the remote VM through a tunnel next hop
            (VXLAN, or MPLSoUDP for the extra row).
-Traffic: one UDP flow VM1 -> VM2 from build/bench/udp_flood (sendmmsg), 64-byte and 1400-byte
-payloads, for BENCH_SECONDS; VM2 counts what arrives.  Reported: packets/s and Gbit/s
+Traffic: UDP VM1 -> VM2 from build/bench/udp_flood (sendmmsg), 64-byte and 1400-byte
+payloads, one flow and 64 interleaved flows, for BENCH_SECONDS; VM2 counts what arrives.  Reported: packets/s and Gbit/s
 delivered, the ratio vrouter / kernel, and CPU per delivered packet: the whole path (sender,
 receiver, vRouters, softirq time of the machine) and the vRouter processes alone.
 
 Run as root:  /usr/bin/python3 bench/vrouter_bench.py   (CONTRAIL_BUILD_DIR: build dir)
 Environment: BENCH_SECONDS (default 5), BENCH_SIZES (default "64 1400"),
              BENCH_ENCAPS (vrouter rows, default "vxlan mplsoudp"), BENCH_ROUNDS (3),
+             BENCH_FLOWS (default "1 64"),
              BENCH_PIN (1: sender on CPU 0, forwarding and receiver on CPU 1).
 """
 
@@ -38,6 +39,9 @@ BUILD = Path(os.environ["CONTRAIL_BUILD_DIR"])
 FLOOD = BUILD / "bench" / "udp_flood"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64 1400").split()]
+# Flow counts: 1 (one flow, the kernel baseline's test) and 64 interleaved flows (consecutive
+# packets of different flows: the vRouter's GSO runs break up, its per-packet cost shows).
+FLOWS = [int(s) for s in os.environ.get("BENCH_FLOWS", "1 64").split()]
 ENCAPS = os.environ.get("BENCH_ENCAPS", "vxlan mplsoudp").split()
 # BENCH_PIN=1: the sender on CPU 0; the forwarding (vRouters; the kernel's inline path runs in
 # the sender) and the receiver on CPU 1.
@@ -107,7 +111,7 @@ def build_vrouter(tmp, encap):
     return topo, v1, v2, [a.vrouter.proc.pid, b.vrouter.proc.pid]
 
 
-def measure(v1, v2, size, vr_pids):
+def measure(v1, v2, size, vr_pids, flows=1):
     ok, out = v1.ping(v2.ip, count=2, timeout=5)
     if not ok:
         raise RuntimeError(f"no connectivity before measuring: {out}")
@@ -117,11 +121,11 @@ def measure(v1, v2, size, vr_pids):
     pin_send = ["taskset", "-c", "0"] if PIN else []
     pin_recv = ["taskset", "-c", "1"] if PIN else []
     recv = subprocess.Popen(["ip", "netns", "exec", v2.ns, *pin_recv, str(FLOOD), "recv", "9000",
-                             str(SECONDS)], stdout=subprocess.PIPE, text=True)
+                             str(SECONDS), str(flows)], stdout=subprocess.PIPE, text=True)
     assert recv.stdout.readline().strip() == "ready"
     send = subprocess.Popen(["ip", "netns", "exec", v1.ns, *pin_send, str(FLOOD), "send", v2.ip,
-                             "9000",
-                             str(size), str(SECONDS + 1.5)], stdout=subprocess.PIPE, text=True)
+                             "9000", str(size), str(SECONDS + 1.5), str(flows)],
+                            stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)                     # steady state before the CPU snapshot
     pids = [send.pid, recv.pid] + vr_pids
     cpu0 = {p: proc_cpu(p) for p in pids}
@@ -171,11 +175,11 @@ def main():
             for e in ENCAPS:
                 paths.append((f"vrouter {e}",) + build_vrouter(Path(tmp) / f"v{e}", e))
             for rnd in range(ROUNDS):
-                for size in SIZES:
+                for size, flows in [(s, f) for f in FLOWS for s in SIZES]:
                     for name, topo, v1, v2, pids in paths:
-                        r = measure(v1, v2, size, pids)
-                        raw.setdefault((name, size), []).append(r)
-                        print(f"  round {rnd + 1} {name:18s} {size:5d} B: "
+                        r = measure(v1, v2, size, pids, flows)
+                        raw.setdefault((name, size, flows), []).append(r)
+                        print(f"  round {rnd + 1} {name:18s} {size:5d} B {flows:2d} flows: "
                               f"{r['pps'] / 1e3:8.1f} kpps {r['gbps']:6.2f} Gbit/s  "
                               f"{r['us_per_pkt']:6.2f} us/pkt", flush=True)
         finally:
@@ -191,19 +195,21 @@ def main():
             best[field] = median(vals) if vals else None
         results[key] = best
     print()
-    print(f"medians of {ROUNDS} interleaved rounds of {SECONDS:g} s; one UDP flow VM1 -> VM2")
-    print(f"{'path':18s} {'payload':>7s} | {'kpps':>8s} {'Gbit/s':>7s} {'ratio':>6s} | "
+    print(f"medians of {ROUNDS} interleaved rounds of {SECONDS:g} s; UDP VM1 -> VM2")
+    print(f"{'path':18s} {'payload':>7s} {'flows':>5s} | {'kpps':>8s} {'Gbit/s':>7s} "
+          f"{'ratio':>6s} | "
           f"{'us/pkt path':>11s} {'us/pkt vRouter':>14s} {'vRouter cores':>13s}")
-    print("-" * 92)
-    for size in SIZES:
+    print("-" * 98)
+    for size, flows in [(s, f) for f in FLOWS for s in SIZES]:
         for name, *_ in paths:
-            r = results[(name, size)]
-            base = results.get(("kernel vxlan", size))
+            r = results[(name, size, flows)]
+            base = results.get(("kernel vxlan", size, flows))
             ratio = r["pps"] / base["pps"] if base and base["pps"] else float("nan")
             vr = (f"{r['vr_us_per_pkt']:14.2f}" if r["vr_us_per_pkt"] is not None
                   else f"{'-':>14s}")
             cores = f"{r['vr_cores']:13.2f}" if r["vr_cores"] is not None else f"{'-':>13s}"
-            print(f"{name:18s} {size:7d} | {r['pps'] / 1e3:8.1f} {r['gbps']:7.2f} {ratio:6.2f} "
+            print(f"{name:18s} {size:7d} {flows:5d} | {r['pps'] / 1e3:8.1f} {r['gbps']:7.2f} "
+                  f"{ratio:6.2f} "
                   f"| {r['us_per_pkt']:11.2f} {vr} {cores}")
     print("\nratio = delivered packets/s against the kernel's bridge + VXLAN path "
           "(> 1: the vRouter is faster).")

@@ -379,22 +379,47 @@ send_msgs(struct vr_uengine *eng, int fd, struct mmsghdr *msgs, const unsigned i
     }
 }
 
+static bool
+same_lane(const struct txq *a, const struct txq *b)
+{
+    return a->fd == b->fd && a->addr.sin_addr.s_addr == b->addr.sin_addr.s_addr
+           && a->addr.sin_port == b->addr.sin_port;
+}
+
 static void
 fabric_tx_flush(struct vr_uengine *eng)
 {
-    unsigned int n = eng->tx_n, m = 0, i = 0;
-    unsigned int segs[BATCH];
-    int fd = -1;
+    unsigned int n = eng->tx_n, m = 0;
+    unsigned int segs[BATCH], order[BATCH];
+    struct iovec iov[BATCH];
     uint32_t gso_max = eng->fab.mtu > 28 ? eng->fab.mtu - 28 : 0;
+    /* Group the batch by lane (socket and destination), keeping the order inside a lane:
+     * a flow always maps to one lane, so no flow is reordered, and interleaved flows that
+     * share a lane still make long GSO runs. */
+    unsigned int k = 0;
+    bool taken[BATCH] = { false };
+    for (unsigned int i = 0; i < n; i++) {
+        if (taken[i]) {
+            continue;
+        }
+        for (unsigned int j = i; j < n; j++) {
+            if (!taken[j] && same_lane(&eng->txq[i], &eng->txq[j])) {
+                taken[j] = true;
+                order[k] = j;
+                iov[k++] = eng->tx_iov[j];
+            }
+        }
+    }
+    int fd = -1;
+    unsigned int i = 0;
     while (i < n) {
-        const struct txq *q = &eng->txq[i];
+        const struct txq *q = &eng->txq[order[i]];
         unsigned int run = 1;
         if (q->fd != eng->fab.raw_tx && q->len <= gso_max) {
-            /* A run: same socket and destination, equal sizes but the last, within 64 KB. */
-            while (i + run < n && eng->txq[i + run].fd == q->fd
-                   && eng->txq[i + run - 1].len == q->len && eng->txq[i + run].len <= q->len
-                   && eng->txq[i + run].addr.sin_addr.s_addr == q->addr.sin_addr.s_addr
-                   && eng->txq[i + run].addr.sin_port == q->addr.sin_port
+            /* A run: one lane, equal sizes but the last, within 64 KB. */
+            while (i + run < n && same_lane(&eng->txq[order[i + run]], q)
+                   && eng->txq[order[i + run - 1]].len == q->len
+                   && eng->txq[order[i + run]].len <= q->len
                    && (run + 1) * q->len <= 65000) {
                 run++;
             }
@@ -406,7 +431,7 @@ fabric_tx_flush(struct vr_uengine *eng)
         fd = q->fd;
         struct msghdr *mh = &eng->tx_msgs[m].msg_hdr;
         memset(mh, 0, sizeof *mh);
-        mh->msg_iov = &eng->tx_iov[i];
+        mh->msg_iov = &iov[i];
         mh->msg_iovlen = run;
         mh->msg_name = (void *) &q->addr;
         mh->msg_namelen = sizeof q->addr;
