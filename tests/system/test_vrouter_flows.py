@@ -190,3 +190,50 @@ def test_trap_without_agent_is_counted(topo):
         poll(lambda: vr.dropstats()["trap_no_if"] > before, 5, "trap_no_if")
     finally:
         vr.tool("vif", "--add", "pkt0", "--type", "agent", "--vif", 2)
+
+
+def udp_frame(dmac, smac, sip, dip, sport, dport, payload):
+    """An Ethernet + IPv4 + UDP frame with valid checksums."""
+    import socket as s
+    import struct
+
+    def csum(b):
+        if len(b) % 2:
+            b += b"\0"
+        t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+        t = (t >> 16) + (t & 0xffff)
+        t += t >> 16
+        return ~t & 0xffff
+    src, dst = s.inet_aton(sip), s.inet_aton(dip)
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    c = csum(src + dst + struct.pack("!BBH", 0, 17, len(udp)) + udp) or 0xffff
+    udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    mac = lambda m: bytes(int(x, 16) for x in m.split(":"))  # noqa: E731
+    return mac(dmac) + mac(smac) + b"\x08\x00" + ip + udp
+
+
+def test_agent_injects_switch_and_route(topo):
+    import struct
+    vr = topo.computes["ca"].vrouter
+    a1, b1 = topo.vms["a1"], topo.vms["b1"]
+    server_a = start_udp_echo(a1, a1.ip, 6100, idle=3)
+    server_b = start_udp_echo(b1, b1.ip, 6101, idle=3)
+    # SWITCH: the frame goes out of a1's vif as it is.
+    hdr = struct.pack("!HHHIIIIIB3x", a1.vif, 1, 0, 0, 0, 0, 0, 0, 0)
+    topo.agent.sendto(hdr + udp_frame(a1.mac, VRRP_MAC, "203.0.113.1", a1.ip, 53, 6100,
+                                      b"switched"), vr.pkt)
+    # ROUTE: routed in VRF 1, to b1 on the other compute (no flow lookup for the agent).
+    hdr = struct.pack("!HHHIIIIIB3x", 0, 1, 1, 0, 0, 0, 0, 0, 0)
+    topo.agent.sendto(hdr + udp_frame(VRRP_MAC, VRRP_MAC, "203.0.113.1", b1.ip, 53, 6101,
+                                      b"routed"), vr.pkt)
+    out_a, _ = server_a.communicate(timeout=15)
+    out_b, _ = server_b.communicate(timeout=15)
+    assert "203.0.113.1:53=1" in out_a, out_a
+    assert "203.0.113.1:53=1" in out_b, out_b
+    # A command the vRouter does not take is counted, not crashed on.
+    before = vr.dropstats()["invalid_protocol"]
+    hdr = struct.pack("!HHHIIIIIB3x", 0, 1, 99, 0, 0, 0, 0, 0, 0)
+    topo.agent.sendto(hdr + b"\0" * 60, vr.pkt)
+    poll(lambda: vr.dropstats()["invalid_protocol"] == before + 1, 5, "the bad inject counted")
