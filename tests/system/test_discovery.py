@@ -116,8 +116,8 @@ def test_root_links_and_stats(dc):
 def test_publish_cookie_and_services_json_shape(dc):
     stype = utype("xmpp-server")
     t0 = time.time()
-    c1 = dc.publish(stype, info(1), **{"remote-addr": "192.0.2.1"})
-    c2 = dc.publish(stype, info(2), **{"remote-addr": "192.0.2.2", "version": "3.2"})
+    c1 = dc.publish(stype, info(1), **{"remote-addr": "198.51.100.1"})
+    c2 = dc.publish(stype, info(2), **{"remote-addr": "198.51.100.2", "version": "3.2"})
     assert c1 != c2
     for c in (c1, c2):
         s, t = c.split(":")
@@ -129,7 +129,7 @@ def test_publish_cookie_and_services_json_shape(dc):
     e1 = by_id[c1]
     assert e1["service_type"] == stype
     assert e1["info"] == info(1)
-    assert e1["remote"] == "192.0.2.1"
+    assert e1["remote"] == "198.51.100.1"
     assert e1["status"] == "up"
     assert e1["admin_state"] == "up"
     assert e1["oper_state"] == "up"

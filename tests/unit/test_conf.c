@@ -118,7 +118,7 @@ test_file(void)
         "undeclared_key = hello world\n"
         "  # indented comment\n"
         "[KEYSTONE]\n"
-        "auth_host = 192.0.2.1\n"
+        "auth_host = 203.0.113.1\n"
         "listen_port = 1\n"
         "[ Other ]\n"
         "key=v\n");
@@ -132,7 +132,7 @@ test_file(void)
     CHECK(conf_get_bool(c, "enabled"));
     CHECK_STREQ(conf_get(c, "name"), "");
     CHECK_STREQ(conf_get(c, "url"), "http://example:8080/a=b");
-    CHECK_STREQ(conf_get(c, "auth_host"), "192.0.2.1");
+    CHECK_STREQ(conf_get(c, "auth_host"), "203.0.113.1");
     CHECK_STREQ(conf_lookup(c, "DEFAULTS", "undeclared_key"), "hello world");
     CHECK_STREQ(conf_lookup(c, "defaults", "undeclared_key"), "hello world");
     CHECK_STREQ(conf_lookup(c, "KEYSTONE", "listen_port"), "1");

@@ -213,7 +213,7 @@ test_http(void)
     CHECK(http_server_create(base, "127.0.0.1", port, 0, handler, &magic, &srv2) != 0);
     CHECK(srv2 == NULL);
     /* So does a bad address. */
-    CHECK(http_server_create(base, "192.0.2.1", 0, 0, handler, &magic, &srv2)
+    CHECK(http_server_create(base, "203.0.113.1", 0, 0, handler, &magic, &srv2)
           != 0);
 
     struct resp r;
