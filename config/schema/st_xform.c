@@ -47,6 +47,7 @@ struct st_sg {
 
 /* A write in flight. */
 struct st_op {
+    struct list node;           /* In x->ops (freed with the transformer). */
     struct st_xform *x;
     uint64_t generation;        /* The graph generation OBJ belongs to. */
     struct st_obj *obj;         /* Held (busy) while the write is in flight. */
@@ -60,6 +61,7 @@ struct st_xform {
     struct event_base *base;
     const struct schema *schema;
     struct st_api *api;
+    struct list ops;            /* Every st_op alive: queued, in flight or waiting to retry. */
     struct st_graph *graph;
     struct st_xform_config cfg;
     const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
@@ -573,6 +575,7 @@ op_new(struct st_xform *x, struct st_obj *o, int kind, const char *type, json_t 
     op->waiters = json_array();
     o->busy++;
     x->n_ops++;
+    list_push_back(&x->ops, &op->node);
     return op;
 }
 
@@ -585,6 +588,7 @@ op_wait(struct st_op *op, const struct st_obj *o)
 static void
 op_free(struct st_op *op)
 {
+    list_remove(&op->node);
     op->x->n_ops--;
     json_decref(op->body);
     json_decref(op->waiters);
@@ -3132,6 +3136,7 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->base = base;
     x->schema = schema;
     x->api = api;
+    list_init(&x->ops);
     x->cfg = *cfg;
     if (x->cfg.settle_ms <= 0) {
         x->cfg.settle_ms = 300;
@@ -3182,6 +3187,11 @@ st_xform_destroy(struct st_xform *x)
     x->active = false;
     reset_state(x);
     x->generation++;
+    /* Writes still queued or waiting to retry (the process is stopping). */
+    struct st_op *op;
+    LIST_FOR_EACH_SAFE (op, node, &x->ops) {
+        op_free(op);
+    }
     st_graph_destroy(x->graph);
     st_rtalloc_destroy(&x->rtalloc);
     json_decref(x->rev);
