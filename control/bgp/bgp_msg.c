@@ -670,8 +670,33 @@ put_label(struct wbuf *w, uint32_t label, bool bos)
     put_u8(w, (uint8_t) v);
 }
 
+/* An EVPN label field: a 24-bit VNI with VXLAN encapsulation (RFC 8365 §5.1.3), else an MPLS
+ * label in the high 20 bits. */
 static void
-write_nlri(struct wbuf *w, const struct bgp_nlri *n, bool withdraw)
+put_evpn_label(struct wbuf *w, uint32_t label, bool vni)
+{
+    if (vni) {
+        put_u8(w, (uint8_t) (label >> 16));
+        put_u8(w, (uint8_t) (label >> 8));
+        put_u8(w, (uint8_t) label);
+    } else {
+        put_label(w, label, true);
+    }
+}
+
+bool
+bgp_attrs_vxlan(const struct bgp_attrs *a)
+{
+    for (size_t i = 0; i < a->n_ext_communities; i++) {
+        if (a->ext_communities[i] == ((uint64_t) 0x030c << 48 | 8)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+write_nlri(struct wbuf *w, const struct bgp_nlri *n, bool withdraw, bool vni)
 {
     const struct bgp_prefix *p = &n->p;
     switch (p->family) {
@@ -713,9 +738,9 @@ write_nlri(struct wbuf *w, const struct bgp_nlri *n, bool withdraw)
             put_bytes(w, p->mac, 6);
             put_u8(w, p->ip_len);
             put_bytes(w, p->addr, p->ip_len / 8u);
-            put_label(w, n->label, true);
+            put_evpn_label(w, n->label, vni);
             if (n->has_label2) {
-                put_label(w, n->label2, true);
+                put_evpn_label(w, n->label2, vni);
             }
         } else {
             put_u32(w, p->etag);
@@ -758,10 +783,12 @@ read_evpn_nlri(struct cur *c, struct bgp_nlri *n, bool *skip)
         if (!get_bytes(&r, l, 3)) {
             return false;
         }
-        n->label = ((uint32_t) l[0] << 16 | (uint32_t) l[1] << 8 | l[2]) >> 4;
+        /* Kept raw here: whether it is an MPLS label or a VXLAN VNI depends on the
+         * encapsulation community, known once all attributes are read (evpn_fix_labels). */
+        n->label = (uint32_t) l[0] << 16 | (uint32_t) l[1] << 8 | l[2];
         if (r.left == 3) {
             get_bytes(&r, l, 3);
-            n->label2 = ((uint32_t) l[0] << 16 | (uint32_t) l[1] << 8 | l[2]) >> 4;
+            n->label2 = (uint32_t) l[0] << 16 | (uint32_t) l[1] << 8 | l[2];
             n->has_label2 = true;
         }
         return r.left == 0;
@@ -1172,6 +1199,18 @@ bgp_update_decode(const struct bgp_codec *codec, const uint8_t *body, size_t len
     if (codec->ibgp && u->n_reach && !(u->attrs.present & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF))) {
         u->attrs.local_pref = 100;  /* RFC 7606 §7.5 says treat-as-withdraw; be lenient. */
     }
+    /* EVPN label fields become MPLS labels unless the path says VXLAN. */
+    bool vni = bgp_attrs_vxlan(&u->attrs);
+    for (int pass = 0; pass < 2; pass++) {
+        struct bgp_nlri *v = pass ? u->unreach : u->reach;
+        size_t nv = pass ? u->n_unreach : u->n_reach;
+        for (size_t i = 0; i < nv; i++) {
+            if (v[i].p.family == BGP_FAM_EVPN && (pass || !vni)) {
+                v[i].label >>= 4;
+                v[i].label2 >>= 4;
+            }
+        }
+    }
     u->treat_as_withdraw = x.withdraw_all;
     return 0;
 }
@@ -1312,6 +1351,7 @@ bgp_update_encode_reach(const struct bgp_codec *codec, enum bgp_family f,
                         uint8_t *buf, size_t *n_done)
 {
     struct wbuf w = { buf, 0, BGP_MAX_MSG };
+    bool vni = bgp_attrs_vxlan(a);
     put_header(&w, BGP_MSG_UPDATE);
     put_u16(&w, 0);             /* No withdrawn routes. */
     size_t alen_at = w.len;
@@ -1323,7 +1363,7 @@ bgp_update_encode_reach(const struct bgp_codec *codec, enum bgp_family f,
         set_u16(buf + alen_at, (uint16_t) (w.len - attrs_start));
         for (size_t i = 0; i < n; i++) {
             size_t before = w.len;
-            write_nlri(&w, &v[i], false);
+            write_nlri(&w, &v[i], false, vni);
             if (w.len > w.cap) {
                 w.len = before;
                 break;
@@ -1346,7 +1386,7 @@ bgp_update_encode_reach(const struct bgp_codec *codec, enum bgp_family f,
     put_u8(&w, 0);
     for (size_t i = 0; i < n; i++) {
         size_t before = w.len;
-        write_nlri(&w, &v[i], false);
+        write_nlri(&w, &v[i], false, vni);
         if (w.len > w.cap) {
             w.len = before;
             break;
@@ -1370,7 +1410,7 @@ bgp_update_encode_unreach(enum bgp_family f, const struct bgp_nlri *v, size_t n,
         put_u16(&w, 0);
         for (size_t i = 0; i < n; i++) {
             size_t before = w.len;
-            write_nlri(&w, &v[i], true);
+            write_nlri(&w, &v[i], true, false);
             if (w.len > w.cap - 2) {
                 w.len = before;
                 break;
@@ -1395,7 +1435,7 @@ bgp_update_encode_unreach(enum bgp_family f, const struct bgp_nlri *v, size_t n,
     put_u8(&w, safi);
     for (size_t i = 0; i < n; i++) {
         size_t before = w.len;
-        write_nlri(&w, &v[i], true);
+        write_nlri(&w, &v[i], true, false);
         if (w.len > w.cap) {
             w.len = before;
             break;

@@ -200,6 +200,8 @@ uint32_t bgp_attrs_first_as(const struct bgp_attrs *);
 bool bgp_attrs_as_path_contains(const struct bgp_attrs *, uint32_t asn);
 /* Prepends ASN to the path (to the first AS_SEQUENCE, or as a new one). */
 void bgp_attrs_prepend_as(struct bgp_attrs *, uint32_t asn);
+/* Whether the path carries the VXLAN encapsulation community (EVPN labels are then VNIs). */
+bool bgp_attrs_vxlan(const struct bgp_attrs *);
 /* Appends one extended community / community. */
 void bgp_attrs_add_ext_community(struct bgp_attrs *, uint64_t ec);
 void bgp_attrs_add_community(struct bgp_attrs *, uint32_t c);
