@@ -15,7 +15,7 @@ import pytest
 
 from conftest import poll
 from controlutil import (Control, GoBGP, RawPeer, as_path4, attr, bgp_msg, ext_target,
-                         have_gobgp, mp_reach_vpnv4, update_msg, vpnv4_nlri)
+                         have_gobgp, mp_reach_vpnv4, open_msg, update_msg, vpnv4_nlri)
 
 pytestmark = pytest.mark.skipif(not have_gobgp(), reason="gobgpd is not installed")
 
@@ -290,6 +290,33 @@ def test_malformed_gets_notification(raw_control, raw, name, data, code, subcode
              raw_control.neighbor("127.0.0.2"), 10, "session down")
     assert n["last_notification_sent"]["code"] == code
     assert n["last_notification_sent"]["subcode"] == subcode
+
+
+def test_hold_timer_expires(raw_control):
+    peer = RawPeer("127.0.0.2", raw_control.bgp_port, 64513)
+    try:
+        peer.send(open_msg(64513, "198.51.100.77", hold=3))
+        assert peer.recv_msg()[0] == 1
+        assert peer.recv_msg()[0] == 4
+        peer.send(bgp_msg(4))
+        n = raw_control.wait_established("127.0.0.2", timeout=10)
+        assert n["hold_time"] == 3                  # the smaller of 90 and 3
+        started = time.monotonic()
+        # Keepalives arrive every hold/3 = 1 s; we send none, so after 3 s: 4/0.
+        kinds = set()
+        while True:
+            m = peer.recv_msg()
+            assert m is not None, "closed without a NOTIFICATION"
+            kinds.add(m[0])
+            if m[0] == 3:
+                assert (m[1][0], m[1][1]) == (4, 0)
+                break
+        assert 4 in kinds
+        assert 2.5 < time.monotonic() - started < 6
+    finally:
+        peer.close()
+    poll(lambda: raw_control.neighbor("127.0.0.2")["state"] != "Established", 10,
+         "session down after hold timer")
 
 
 def test_unknown_peer_refused(raw_control):

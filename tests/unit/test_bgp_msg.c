@@ -398,6 +398,19 @@ test_families(void)
     };
     CHECK(n > sizeof want_nlri && !memcmp(buf + n - sizeof want_nlri, want_nlri,
                                           sizeof want_nlri));
+
+    /* With the VXLAN encapsulation community the field is the 24-bit VNI (RFC 8365). */
+    uint64_t vx;
+    CHECK(bgp_ext_community_parse("encapsulation:vxlan", &vx));
+    bgp_attrs_add_ext_community(&a, vx);
+    nl.label = 0x123456;
+    n = bgp_update_encode_reach(&ibgp4, BGP_FAM_EVPN, &a, &nl, 1, buf, &done);
+    CHECK(!memcmp(buf + n - 3, "\x12\x34\x56", 3));
+    struct bgp_update u;
+    struct bgp_error err;
+    CHECK_EQ_INT(bgp_update_decode(&ibgp4, buf + 19, n - 19, &u, &err), 0);
+    CHECK(u.n_reach == 1 && u.reach[0].label == 0x123456);
+    bgp_update_clear(&u);
     bgp_attrs_clear(&a);
 }
 
