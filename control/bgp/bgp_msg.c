@@ -495,7 +495,8 @@ bgp_attrs_equal(const struct bgp_attrs *a, const struct bgp_attrs *b)
     /* The next hop is compared by value, whichever attribute carried it. */
     uint64_t ignore = BGP_ATTR_BIT(BGP_ATTR_NEXT_HOP) | BGP_ATTR_BIT(BGP_ATTR_MP_REACH)
         | BGP_ATTR_BIT(BGP_ATTR_MP_UNREACH);
-    return (a->present & ~ignore) == (b->present & ~ignore) && a->origin == b->origin && a->med == b->med
+    return (a->present & ~ignore) == (b->present & ~ignore) && a->origin == b->origin
+        && a->med == b->med
         && a->local_pref == b->local_pref && a->originator_id == b->originator_id
         && a->aggregator_as == b->aggregator_as && a->aggregator_id == b->aggregator_id
         && !memcmp(&a->nexthop, &b->nexthop, sizeof a->nexthop)
@@ -1063,7 +1064,7 @@ update_attr(struct upd_ctx *x, uint8_t flags, uint8_t type, struct cur *v,
         break;
     case BGP_ATTR_PMSI_TUNNEL:
         if (!flags_ok || len < 5) {
-            x->withdraw_all = true;     /* RFC 7606 §7.? (PMSI: RFC 6514 §5, treat-as-withdraw). */
+            x->withdraw_all = true;     /* A PMSI tunnel too short to hold its header. */
             return 0;
         }
         a->pmsi = dup_array(v->p, len, 1);
