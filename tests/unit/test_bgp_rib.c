@@ -1,0 +1,158 @@
+/* Unit tests for control/bgp/bgp_rib: best-path order (reference §3.7), the change hook, and
+ * withdrawal of a whole source. */
+#include "bgp_rib.h"
+
+#include <stdlib.h>
+
+#include "check.h"
+
+static int n_changes;
+static const struct bgp_path *last_best;
+
+static void
+changed(struct bgp_rib *rib, struct bgp_route *r, void *aux)
+{
+    n_changes++;
+    last_best = r->best;
+}
+
+static struct bgp_nlri
+vpn_nlri(const char *rd, uint8_t a, uint32_t label)
+{
+    struct bgp_nlri n;
+    memset(&n, 0, sizeof n);
+    n.p.family = BGP_FAM_INET_VPN;
+    CHECK(bgp_rd_parse(rd, n.p.rd));
+    n.p.plen = 24;
+    n.p.addr[0] = 198;
+    n.p.addr[1] = 51;
+    n.p.addr[2] = a;
+    n.label = label;
+    return n;
+}
+
+static void
+attrs(struct bgp_attrs *a, uint32_t lp, int aslen, uint8_t origin, uint32_t med)
+{
+    memset(a, 0, sizeof *a);
+    a->present = BGP_ATTR_BIT(BGP_ATTR_ORIGIN) | BGP_ATTR_BIT(BGP_ATTR_AS_PATH)
+        | BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF) | BGP_ATTR_BIT(BGP_ATTR_MED);
+    a->local_pref = lp;
+    a->origin = origin;
+    a->med = med;
+    for (int i = 0; i < aslen; i++) {
+        bgp_attrs_prepend_as(a, 64600);
+    }
+}
+
+static void
+test_order(void)
+{
+    struct bgp_source s1 = { .name = "a", .router_id = 1, .addr = 1 };
+    struct bgp_source s2 = { .name = "b", .router_id = 2, .addr = 2 };
+    struct bgp_source s3 = { .name = "c", .router_id = 3, .addr = 3, .ebgp = true };
+    struct bgp_source local = { .name = "local", .local = true };
+    struct bgp_path a = { .src = &s1 }, b = { .src = &s2 };
+
+    attrs(&a.attrs, 200, 3, 2, 50);
+    attrs(&b.attrs, 100, 1, 0, 0);
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* local-pref first */
+    bgp_attrs_clear(&a.attrs);
+    bgp_attrs_clear(&b.attrs);
+
+    attrs(&a.attrs, 100, 1, 2, 50);
+    attrs(&b.attrs, 100, 2, 0, 0);
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* then AS path length */
+    bgp_attrs_clear(&a.attrs);
+    bgp_attrs_clear(&b.attrs);
+
+    attrs(&a.attrs, 100, 1, 0, 50);
+    attrs(&b.attrs, 100, 1, 1, 0);
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* then origin */
+    bgp_attrs_clear(&a.attrs);
+    bgp_attrs_clear(&b.attrs);
+
+    attrs(&a.attrs, 100, 1, 0, 5);
+    attrs(&b.attrs, 100, 1, 0, 50);
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* then MED, same neighbour AS */
+    CHECK(bgp_path_compare(&b, &a) > 0);
+    b.src = &local;
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* MED before locally originated */
+    bgp_attrs_clear(&b.attrs);
+    attrs(&b.attrs, 100, 1, 0, 5);
+    CHECK(bgp_path_compare(&a, &b) > 0);            /* local wins a tie */
+    b.src = &s3;
+    CHECK(bgp_path_compare(&a, &b) > 0);            /* eBGP over iBGP */
+    b.src = &s2;
+    CHECK(bgp_path_compare(&a, &b) < 0);            /* lower router id */
+    CHECK_EQ_INT(bgp_path_compare(&a, &a), 0);
+    bgp_attrs_clear(&a.attrs);
+    bgp_attrs_clear(&b.attrs);
+
+    /* MAC mobility: the higher sequence number wins despite a longer path. */
+    attrs(&a.attrs, 100, 1, 0, 0);
+    attrs(&b.attrs, 100, 3, 0, 0);
+    bgp_attrs_add_ext_community(&b.attrs, (uint64_t) 0x0600 << 48 | 7);
+    CHECK(bgp_path_compare(&b, &a) < 0);
+    bgp_attrs_clear(&a.attrs);
+    bgp_attrs_clear(&b.attrs);
+}
+
+static void
+test_table(void)
+{
+    struct bgp_rib rib;
+    bgp_rib_init(&rib, changed, NULL);
+    struct bgp_source s1 = { .name = "a", .router_id = 1 };
+    struct bgp_source s2 = { .name = "b", .router_id = 2 };
+    struct bgp_nlri n = vpn_nlri("64512:1", 100, 16);
+    struct bgp_attrs a1, a2;
+    attrs(&a1, 100, 1, 0, 0);
+    attrs(&a2, 200, 1, 0, 0);
+
+    n_changes = 0;
+    CHECK(bgp_rib_update(&rib, &s1, &n, &a1));
+    CHECK_EQ_INT(n_changes, 1);
+    CHECK(last_best && last_best->src == &s1);
+    CHECK(!bgp_rib_update(&rib, &s1, &n, &a1));     /* the same again: nothing */
+    CHECK_EQ_INT(n_changes, 1);
+    CHECK(bgp_rib_update(&rib, &s2, &n, &a2));      /* better path */
+    CHECK_EQ_INT(n_changes, 2);
+    CHECK(last_best && last_best->src == &s2);
+    CHECK_EQ_INT(rib.tables[BGP_FAM_INET_VPN].n_paths, 2);
+    CHECK(!bgp_rib_withdraw(&rib, &s1, &n.p));      /* not the best: no change */
+    CHECK_EQ_INT(n_changes, 2);
+    CHECK(!bgp_rib_update(&rib, &s1, &n, &a1));     /* back, but not best */
+    n.label = 17;                                   /* label change of the best path */
+    CHECK(bgp_rib_update(&rib, &s2, &n, &a2));
+    CHECK_EQ_INT(n_changes, 3);
+    CHECK_EQ_INT(last_best->label, 17);
+
+    struct bgp_nlri m = vpn_nlri("64512:2", 101, 5);
+    bgp_rib_update(&rib, &s2, &m, &a2);
+    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 2);
+    n_changes = 0;
+    CHECK_EQ_INT(bgp_rib_withdraw_source(&rib, &s2, 1u << BGP_FAM_INET_VPN), 2);
+    CHECK_EQ_INT(n_changes, 2);                     /* n falls back to s1, m goes */
+    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 1);
+    struct bgp_route *r = bgp_rib_find(&rib, &n.p);
+    CHECK(r && r->best && r->best->src == &s1);
+    CHECK(bgp_rib_find(&rib, &m.p) == NULL);
+    CHECK(bgp_rib_withdraw(&rib, &s1, &n.p));
+    CHECK(last_best == NULL);
+    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 0);
+    CHECK_EQ_INT(rib.tables[BGP_FAM_INET_VPN].n_paths, 0);
+
+    bgp_rib_update(&rib, &s1, &n, &a1);             /* freed by destroy */
+    bgp_attrs_clear(&a1);
+    bgp_attrs_clear(&a2);
+    bgp_rib_destroy(&rib);
+}
+
+int
+main(void)
+{
+    test_order();
+    test_table();
+    return check_finish();
+}
