@@ -191,6 +191,28 @@ same_item(const struct pub_item *a, const struct vnc_ifmap_item *b)
            && ((!a->id2 && !b->id2) || (a->id2 && b->id2 && !strcmp(a->id2, b->id2)));
 }
 
+/* IF-MAP has one link for a pair of identifiers: references A -> B and B -> A of the same
+ * kind (routing-instance connections) are one item.  When O drops its reference, the item
+ * stays while the other side still holds its own. */
+static bool
+reverse_ref_holds(struct api_ifmap *p, struct api_obj *o, const struct pub_item *it)
+{
+    if (!o || !it->id2) {
+        return false;
+    }
+    const struct schema_ident *ident;
+    json_t *fq;
+    char err[200];
+    if (vnc_ifmap_parse_ident(p->srv->schema, it->id2, &ident, &fq, err, sizeof err)) {
+        return false;
+    }
+    struct api_obj *other = api_store_get_fq_json(&p->srv->store, ident, fq);
+    json_decref(fq);
+    struct api_ref *r = other ? api_ref_find(other, o) : NULL;
+    const char *name = strchr(it->meta_name, ':');
+    return r && name && !strcmp(r->link->name, name + 1);
+}
+
 /* Brings UUID's published items up to date: appends to UPDATES and DELETES. */
 static void
 diff_one(struct api_ifmap *p, const char *uuid, struct vnc_ifmap_items *updates,
@@ -221,7 +243,7 @@ diff_one(struct api_ifmap *p, const char *uuid, struct vnc_ifmap_items *updates,
         }
     }
     for (size_t j = 0; po && j < po->n; j++) {
-        if (!kept[j]) {
+        if (!kept[j] && !reverse_ref_holds(p, o, &po->items[j])) {
             vnc_ifmap_items_add(deletes, po->items[j].id1, po->items[j].id2,
                                 po->items[j].meta_name, "");
         }

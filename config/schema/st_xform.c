@@ -2773,6 +2773,7 @@ struct activation {
 };
 
 static void listed_rts(void *aux, int status, const json_t *reply, const char *text);
+static void listed_ris(void *aux, int status, const json_t *reply, const char *text);
 
 static void
 maybe_activate(struct st_xform *x)
@@ -2844,6 +2845,92 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
     LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->rt_id)) {
         if (st_obj_exists(o)) {
             rt_reg_add(x, o->fq_str, o->uuid);
+        }
+    }
+    /* Then the connections as the API holds them (see listed_ris). */
+    x->activating = true;
+    a = mem_zalloc(&mem_type_st_xform, sizeof *a);
+    a->x = x;
+    a->generation = x->generation;
+    st_api_list(x->api, x->ri_id->name, listed_ris, a);
+}
+
+/* "a:b:c" of a JSON fq_name, or NULL. */
+static char *
+fq_join(const json_t *fq)
+{
+    if (!json_is_array(fq) || !json_array_size(fq)) {
+        return NULL;
+    }
+    size_t len = 1, i;
+    json_t *e;
+    json_array_foreach (fq, i, e) {
+        len += json_string_length(e) + 1;
+    }
+    char *out = mem_zalloc(&mem_type_string, len);
+    json_array_foreach (fq, i, e) {
+        if (i) {
+            strcat(out, ":");
+        }
+        strcat(out, json_string_value(e) ? json_string_value(e) : "");
+    }
+    return out;
+}
+
+/* IF-MAP shows one link for the two references between a pair of routing instances, so the
+ * graph takes a connection for both directions.  A leader that died between writing the
+ * two leaves one direction only: correct the graph from the API before reconciling, so that
+ * the missing reference is written. */
+static void
+listed_ris(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct activation *a = aux;
+    struct st_xform *x = a->x;
+    bool current = a->generation == x->generation;
+    mem_free(&mem_type_st_xform, a);
+    x->activating = false;
+    if (!current) {
+        maybe_activate(x);
+        return;
+    }
+    bool lease = !x->guard || x->guard(x->guard_aux);
+    if (!(x->leader && lease && x->synced && st_api_has_server(x->api)) || x->active) {
+        return;
+    }
+    if (status != 200) {
+        LOG_WARN("cannot list routing instances (%d): retrying", status);
+        struct timeval tv = { 1, 0 };
+        event_add(x->recheck, &tv);
+        return;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(reply, "routing-instances"), i, e) {
+        const json_t *ri = json_object_get(e, "routing-instance");
+        char *fq_str = fq_join(json_object_get(ri, "fq_name"));
+        struct st_obj *o = fq_str ? st_graph_find(x->graph, x->ri_id, fq_str) : NULL;
+        mem_free(&mem_type_string, fq_str);
+        if (!o) {
+            continue;
+        }
+        struct st_ref *r;
+        LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
+            if (r->to->ident != x->ri_id) {
+                continue;
+            }
+            bool held = false;
+            size_t j;
+            json_t *ref;
+            json_array_foreach (json_object_get(ri, "routing_instance_refs"), j, ref) {
+                char *to = fq_join(json_object_get(ref, "to"));
+                held |= to && !strcmp(to, r->to->fq_str);
+                mem_free(&mem_type_string, to);
+            }
+            if (!held) {
+                LOG_INFO("%s: no reference to %s in the API: will write it", o->fq_str,
+                         r->to->fq_str);
+                st_graph_del_ref(x->graph, o, r->to);
+            }
         }
     }
     rebuild_allocator(x);

@@ -195,7 +195,7 @@ class RabbitBroker:
         with open(self.dir / f"stdout.{self.starts}.txt", "wb") as out:
             self.proc = subprocess.Popen([RABBIT_SERVER], stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.env(),
-                                         start_new_session=True)
+                                         start_new_session=True, cwd=self.dir)
         with _live_lock:
             _live.add(self.proc)
 

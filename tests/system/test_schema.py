@@ -467,6 +467,31 @@ def test_restart_with_nothing_changed_writes_nothing(node, api, st):
     assert node.api_counters() == before
 
 
+def test_restart_restores_one_direction_of_a_connection(api, st):
+    """IF-MAP shows one link for the pair of references between two instances: a leader that
+    died between writing the two leaves one. The next one finds that out from the API."""
+    t = api.project()
+    red, blue = t.vn(unique("red")), t.vn(unique("blue"))
+    pol = t.policy(network_policy_entries={"policy_rule": [tcp80_rule(fq(red), fq(blue))]})
+    attach(api, red, [pol])
+    attach(api, blue, [pol])
+    red_ri, blue_ri = primary_ri(api, red["uuid"]), primary_ri(api, blue["uuid"])
+    converge("connected", lambda: (ri_conns(primary_ri(api, red["uuid"])) == {fq(blue_ri)}
+                                   and ri_conns(primary_ri(api, blue["uuid"])) == {fq(red_ri)})
+             or None)
+    st.wait_idle()
+    st.kill()
+    # As if the leader had died after writing red's list and before blue's: red refers to
+    # blue, blue not to red, and IF-MAP shows the one link.
+    api.update("routing-instance", blue_ri["uuid"], {"routing_instance_refs": []})
+    assert ri_conns(primary_ri(api, blue["uuid"])) == set()
+    assert ri_conns(primary_ri(api, red["uuid"])) == {fq(blue_ri)}
+    st.start()
+    converge("blue's reference written again",
+             lambda: ri_conns(primary_ri(api, blue["uuid"])) == {fq(red_ri)} or None)
+    assert ri_conns(primary_ri(api, red["uuid"])) == {fq(blue_ri)}
+
+
 # ---------------------------------------------------------------------------------------------
 # Discovery
 
