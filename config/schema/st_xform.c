@@ -2807,26 +2807,38 @@ maybe_activate(struct st_xform *x)
     }
 }
 
-static void
-listed_rts(void *aux, int status, const json_t *reply, const char *text)
+/* Ends activation step A (answered with STATUS): true if activation should go on, else
+ * arranges what comes next (a new try, or nothing). */
+static bool
+activation_answered(struct activation *a, int status, const char *what)
 {
-    struct activation *a = aux;
     struct st_xform *x = a->x;
     bool current = a->generation == x->generation;
     mem_free(&mem_type_st_xform, a);
     x->activating = false;
     if (!current) {
         maybe_activate(x);
-        return;
+        return false;
     }
     bool lease = !x->guard || x->guard(x->guard_aux);
     if (!(x->leader && lease && x->synced && st_api_has_server(x->api)) || x->active) {
-        return;
+        return false;
     }
     if (status != 200) {
-        LOG_WARN("cannot list route targets (%d): retrying", status);
+        LOG_WARN("cannot list %s (%d): retrying", what, status);
         struct timeval tv = { 1, 0 };
         event_add(x->recheck, &tv);
+        return false;
+    }
+    return true;
+}
+
+static void
+listed_rts(void *aux, int status, const json_t *reply, const char *text)
+{
+    struct activation *a = aux;
+    struct st_xform *x = a->x;
+    if (!activation_answered(a, status, "route targets")) {
         return;
     }
     reset_state(x);
@@ -2886,21 +2898,7 @@ listed_ris(void *aux, int status, const json_t *reply, const char *text)
 {
     struct activation *a = aux;
     struct st_xform *x = a->x;
-    bool current = a->generation == x->generation;
-    mem_free(&mem_type_st_xform, a);
-    x->activating = false;
-    if (!current) {
-        maybe_activate(x);
-        return;
-    }
-    bool lease = !x->guard || x->guard(x->guard_aux);
-    if (!(x->leader && lease && x->synced && st_api_has_server(x->api)) || x->active) {
-        return;
-    }
-    if (status != 200) {
-        LOG_WARN("cannot list routing instances (%d): retrying", status);
-        struct timeval tv = { 1, 0 };
-        event_add(x->recheck, &tv);
+    if (!activation_answered(a, status, "routing instances")) {
         return;
     }
     size_t i;
