@@ -23,6 +23,8 @@ static const struct conf_option options[] = {
     { "DEFAULTS", "bgp_connect_retry", CONF_INT, "30", "base connect-retry delay, seconds" },
     { "DEFAULTS", "bgp_peers", CONF_STRING, NULL,
       "peers: 'ADDR [port N] [as N] [passive] [password K] [families a,b] [hold N]; ...'" },
+    { "DEFAULTS", "gr_helper_bgp_disable", CONF_BOOL, "false",
+      "do not keep a restarting BGP peer's routes" },
     { "DEFAULTS", "route_file", CONF_STRING, NULL,
       "routes this node originates, one per line (re-read on SIGHUP)" },
     DAEMON_COMMON_OPTIONS("8083"),
@@ -30,6 +32,7 @@ static const struct conf_option options[] = {
 };
 
 struct control {
+    struct bgp_ri_mgr ri;
     struct bgp_server bgp;
     const char *route_file;
     struct event *sighup;
@@ -78,10 +81,12 @@ main(int argc, char **argv)
         .router_id = ntohl(rid.s_addr),
         .hold_time = (uint16_t) hold,
         .connect_retry = (int) conf_get_int(d.conf, "bgp_connect_retry"),
+        .gr_helper = !conf_get_bool(d.conf, "gr_helper_bgp_disable"),
     };
+    bgp_ri_mgr_init(&c.ri, bc.asn, bc.router_id);
     c.route_file = conf_get(d.conf, "route_file");
     rc = 1;
-    if (bgp_server_open(&c.bgp, d.base, &bc, err, sizeof err)) {
+    if (bgp_server_open(&c.bgp, d.base, &bc, &c.ri, err, sizeof err)) {
         fprintf(stderr, "contrail-control: %s\n", err);
     } else if (conf_get(d.conf, "bgp_peers")
                && bgp_server_add_peers(&c.bgp, conf_get(d.conf, "bgp_peers"), err, sizeof err)) {
@@ -97,6 +102,7 @@ main(int argc, char **argv)
         rc = 0;
     }
     bgp_server_close(&c.bgp);
+    bgp_ri_mgr_destroy(&c.ri);
     daemon_finish(&d);
     return rc;
 }

@@ -506,7 +506,8 @@ bgp_attrs_equal(const struct bgp_attrs *a, const struct bgp_attrs *b)
                         b->n_ext_communities, 8)
         && arrays_equal(a->cluster_list, a->n_cluster_list, b->cluster_list,
                         b->n_cluster_list, 4)
-        && arrays_equal(a->pmsi, a->pmsi_len, b->pmsi, b->pmsi_len, 1);
+        && arrays_equal(a->pmsi, a->pmsi_len, b->pmsi, b->pmsi_len, 1)
+        && !memcmp(a->source_rd, b->source_rd, sizeof a->source_rd);
 }
 
 unsigned int

@@ -186,6 +186,9 @@ struct bgp_attrs {
     size_t n_cluster_list;
     uint8_t *pmsi;              /* PMSI tunnel attribute body, kept opaque. */
     size_t pmsi_len;
+    /* Not on the wire: the route distinguisher a path from an agent gets in the VPN table
+     * (reference §3.2, agent-IP:instance-id); all zero: the instance's own. */
+    uint8_t source_rd[8];
 };
 
 void bgp_attrs_clear(struct bgp_attrs *);

@@ -21,156 +21,538 @@ static MEM_TYPE(mem_bgp_local_route, "bgp_local_route");
 
 /* --- Export ------------------------------------------------------------------------------ */
 
-/* Whether PATH may go to PEER. */
-static bool
-export_allowed(const struct bgp_peer *peer, const struct bgp_path *path)
+/* UPDATEs towards a peer are packed: routes changed in one turn of the event loop with the
+ * same (interned) attributes go in one message, withdrawals likewise, and the partial
+ * messages are sent at the end of the turn.  A prefix is in at most one pending message, so
+ * an announcement followed by a withdrawal in the same turn sends the withdrawal only. */
+
+#define OUT_GROUPS 16
+#define OUT_MAX_NLRI 512
+
+struct out_group {
+    enum bgp_family family;
+    const struct bgp_attrs *attrs;  /* Exported attributes (interned); NULL: withdrawals. */
+    struct bgp_nlri nlri[OUT_MAX_NLRI];
+    size_t n;
+};
+
+struct out_pending {
+    struct hmap_node node;
+    struct bgp_prefix p;
+    struct out_group *g;
+    size_t slot;
+};
+
+struct bgp_peer_out {
+    struct bgp_server *s;
+    struct bgp_peer *peer;
+    struct out_group *groups[OUT_GROUPS];
+    struct hmap pending;            /* struct out_pending, by prefix. */
+    struct event *flush;
+    /* Route-target filter (RFC 4684), from the peer's route-target routes. */
+    uint64_t *rts;
+    size_t n_rts;
+    bool rt_any;                    /* The peer sent the default route-target route. */
+    /* Graceful restart helper. */
+    struct event *gr_timer;
+    uint32_t gr_pending;            /* Families whose stale paths wait for End-of-RIB. */
+};
+
+static MEM_TYPE(mem_bgp_out, "bgp_peer_out");
+
+static uint32_t
+pfx_hash(const struct bgp_prefix *p)
 {
-    if (path->src == &peer->src) {
+    return hash_bytes(p, sizeof *p, 0);
+}
+
+static void
+group_send(struct bgp_peer_out *o, struct out_group *g)
+{
+    uint8_t buf[BGP_MAX_MSG];
+    size_t i = 0;
+    /* Slots emptied by a later change of the prefix are marked with family 0xff. */
+    size_t k = 0;
+    for (size_t j = 0; j < g->n; j++) {
+        if (g->nlri[j].p.family != 0xff) {
+            g->nlri[k++] = g->nlri[j];
+        }
+    }
+    g->n = k;
+    while (i < g->n) {
+        size_t done, len;
+        if (g->attrs) {
+            len = bgp_update_encode_reach(&o->peer->codec, g->family, g->attrs, g->nlri + i,
+                                          g->n - i, buf, &done);
+        } else {
+            len = bgp_update_encode_unreach(g->family, g->nlri + i, g->n - i, buf, &done);
+        }
+        if (!done) {
+            break;              /* Cannot happen with sane attributes; drop, never loop. */
+        }
+        bgp_peer_send(o->peer, buf, len);
+        o->s->n_updates_sent++;
+        i += done;
+    }
+    for (size_t j = 0; j < g->n; j++) {
+        struct out_pending *e;
+        HMAP_FOR_EACH_WITH_HASH (e, node, pfx_hash(&g->nlri[j].p), &o->pending) {
+            if (!memcmp(&e->p, &g->nlri[j].p, sizeof e->p)) {
+                hmap_remove(&o->pending, &e->node);
+                mem_free(&mem_bgp_out, e);
+                break;
+            }
+        }
+    }
+    g->n = 0;
+}
+
+static void
+group_release(struct bgp_peer_out *o, int i)
+{
+    struct out_group *g = o->groups[i];
+    group_send(o, g);
+    bgp_rib_attrs_unref(&o->s->mgr->rib, g->attrs);
+    mem_free(&mem_bgp_out, g);
+    o->groups[i] = NULL;
+}
+
+static void
+out_flush_all(struct bgp_peer_out *o)
+{
+    for (int i = 0; i < OUT_GROUPS; i++) {
+        if (o->groups[i]) {
+            group_release(o, i);
+        }
+    }
+}
+
+static void
+out_flush_cb(evutil_socket_t fd, short what, void *aux)
+{
+    out_flush_all(aux);
+}
+
+/* Queues N (announced with ATTRS, or withdrawn when ATTRS is NULL) towards the peer. */
+static void
+out_queue(struct bgp_peer_out *o, enum bgp_family f, const struct bgp_attrs *attrs,
+          const struct bgp_nlri *n)
+{
+    struct out_pending *e, *found = NULL;
+    uint32_t h = pfx_hash(&n->p);
+    HMAP_FOR_EACH_WITH_HASH (e, node, h, &o->pending) {
+        if (!memcmp(&e->p, &n->p, sizeof e->p)) {
+            found = e;
+            break;
+        }
+    }
+    if (found) {
+        e = found;
+        e->g->nlri[e->slot].p.family = 0xff;    /* Superseded. */
+        hmap_remove(&o->pending, &e->node);
+        mem_free(&mem_bgp_out, e);
+    }
+    int free_slot = -1, pick = -1;
+    for (int i = 0; i < OUT_GROUPS; i++) {
+        struct out_group *g = o->groups[i];
+        if (!g) {
+            free_slot = free_slot < 0 ? i : free_slot;
+        } else if (g->family == f && g->attrs == attrs) {
+            pick = i;
+            break;
+        }
+    }
+    if (pick < 0) {
+        if (free_slot < 0) {
+            free_slot = 0;
+            for (int i = 1; i < OUT_GROUPS; i++) {
+                if (o->groups[i]->n > o->groups[free_slot]->n) {
+                    free_slot = i;
+                }
+            }
+            group_release(o, free_slot);
+        }
+        pick = free_slot;
+        struct out_group *g = mem_zalloc(&mem_bgp_out, sizeof *g);
+        g->family = f;
+        g->attrs = attrs ? bgp_rib_attrs_ref(attrs) : NULL;
+        o->groups[pick] = g;
+    }
+    struct out_group *g = o->groups[pick];
+    if (g->n == OUT_MAX_NLRI) {
+        group_send(o, g);
+    }
+    g->nlri[g->n] = *n;
+    e = mem_zalloc(&mem_bgp_out, sizeof *e);
+    e->p = n->p;
+    e->g = g;
+    e->slot = g->n++;
+    hmap_insert(&o->pending, &e->node, h);
+    event_active(o->flush, 0, 0);
+}
+
+static void
+out_discard(struct bgp_peer_out *o)
+{
+    for (int i = 0; i < OUT_GROUPS; i++) {
+        if (o->groups[i]) {
+            bgp_rib_attrs_unref(&o->s->mgr->rib, o->groups[i]->attrs);
+            mem_free(&mem_bgp_out, o->groups[i]);
+            o->groups[i] = NULL;
+        }
+    }
+    struct out_pending *e;
+    HMAP_FOR_EACH_SAFE (e, node, &o->pending) {
+        hmap_remove(&o->pending, &e->node);
+        mem_free(&mem_bgp_out, e);
+    }
+}
+
+static bool
+rt_filter_passes(const struct bgp_peer_out *o, const struct bgp_attrs *a)
+{
+    if (!(o->peer->families & (1u << BGP_FAM_RTARGET)) || o->rt_any) {
+        return true;
+    }
+    for (size_t i = 0; i < a->n_ext_communities; i++) {
+        for (size_t j = 0; j < o->n_rts; j++) {
+            if (a->ext_communities[i] == o->rts[j]) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Whether PATH of table T may go to PEER. */
+static bool
+export_allowed(const struct bgp_peer_out *o, const struct bgp_table *t,
+               const struct bgp_path *path)
+{
+    const struct bgp_peer *peer = o->peer;
+    if (path->src == &peer->src || (path->flags & BGP_PATH_INFEASIBLE)) {
         return false;           /* Never back to where it came from. */
     }
-    if (!path->src->local && !path->src->ebgp && peer->codec.ibgp) {
+    if (!path->src->local && !path->src->xmpp && !path->src->ebgp && peer->codec.ibgp) {
         return false;           /* iBGP-learned paths are not reflected to iBGP peers. */
     }
-    if (!peer->codec.ibgp && bgp_attrs_as_path_contains(&path->attrs, peer->remote.asn)) {
+    if (!peer->codec.ibgp && bgp_attrs_as_path_contains(path->attrs, peer->remote.asn)) {
         return false;           /* The peer would drop it as a loop. */
     }
-    for (size_t i = 0; i < path->attrs.n_communities; i++) {
-        uint32_t c = path->attrs.communities[i];
+    for (size_t i = 0; i < path->attrs->n_communities; i++) {
+        uint32_t c = path->attrs->communities[i];
         if (c == 0xffffff02 || (c == 0xffffff01 && !peer->codec.ibgp)) {
             return false;       /* NO_ADVERTISE; NO_EXPORT towards another AS. */
         }
     }
+    if (t->family == BGP_FAM_INET_VPN || t->family == BGP_FAM_INET6_VPN
+        || t->family == BGP_FAM_EVPN) {
+        return rt_filter_passes(o, path->attrs);
+    }
     return true;
 }
 
-/* Advertises or withdraws ROUTE towards PEER as its best path says. */
-static void
-export_route(struct bgp_server *s, struct bgp_peer *peer, struct bgp_route *r)
+/* The attributes PATH goes to the peer with (a new interned reference). */
+static const struct bgp_attrs *
+export_attrs(struct bgp_server *s, const struct bgp_peer *peer, const struct bgp_path *path)
 {
-    enum bgp_family f = r->p.family;
-    if (!peer->est || !(peer->families & (1u << f)) || peer->index < 0) {
+    static const uint8_t zero_rd[8];
+    const struct bgp_attrs *in = path->attrs;
+    bool ibgp = peer->codec.ibgp;
+    bool lp_ok = !ibgp || (in->present & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF));
+    if (ibgp && in->nexthop.family && lp_ok && !memcmp(in->source_rd, zero_rd, 8)
+        && (in->present & BGP_ATTR_BIT(BGP_ATTR_AS_PATH))
+        && (in->present & BGP_ATTR_BIT(BGP_ATTR_ORIGIN))) {
+        return bgp_rib_attrs_ref(in);   /* The common case: as stored. */
+    }
+    struct bgp_attrs a;
+    bgp_attrs_copy(&a, in);
+    memset(a.source_rd, 0, sizeof a.source_rd);
+    a.present |= BGP_ATTR_BIT(BGP_ATTR_ORIGIN) | BGP_ATTR_BIT(BGP_ATTR_AS_PATH);
+    if (!ibgp) {
+        bgp_attrs_prepend_as(&a, s->local.asn);
+        a.present &= ~(BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF) | BGP_ATTR_BIT(BGP_ATTR_ORIGINATOR_ID)
+                       | BGP_ATTR_BIT(BGP_ATTR_CLUSTER_LIST));
+    } else if (!(a.present & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF))) {
+        a.present |= BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF);
+        a.local_pref = 100;
+    }
+    if (a.nexthop.family == 0) {
+        a.nexthop.family = 4;   /* Next hop self when the path has none. */
+        uint32_t id = htonl(s->local.router_id);
+        memcpy(a.nexthop.addr, &id, 4);
+    }
+    const struct bgp_attrs *r = bgp_rib_attrs_intern(&s->mgr->rib, &a);
+    bgp_attrs_clear(&a);
+    return r;
+}
+
+/* Advertises or withdraws route R of master table T towards the peer as its best path says. */
+static void
+export_route(struct bgp_peer_out *o, struct bgp_table *t, struct bgp_route *r)
+{
+    struct bgp_peer *peer = o->peer;
+    enum bgp_family f = t->family;
+    if (!peer->est || !(peer->families & (1u << f))) {
         return;
     }
     uint64_t bit = UINT64_C(1) << peer->index;
-    uint8_t buf[BGP_MAX_MSG];
-    size_t done;
     struct bgp_nlri n = { .p = r->p };
-    if (r->best && export_allowed(peer, r->best)) {
+    if (r->best && export_allowed(o, t, r->best)) {
         const struct bgp_path *best = r->best;
-        struct bgp_attrs a;
-        bgp_attrs_copy(&a, &best->attrs);
-        a.present |= BGP_ATTR_BIT(BGP_ATTR_ORIGIN) | BGP_ATTR_BIT(BGP_ATTR_AS_PATH);
-        if (!peer->codec.ibgp) {
-            bgp_attrs_prepend_as(&a, s->local.asn);
-            a.present &= ~(BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF)
-                           | BGP_ATTR_BIT(BGP_ATTR_ORIGINATOR_ID));
-        }
-        if (a.nexthop.family == 0) {
-            a.nexthop.family = 4;   /* Next hop self when the path has none. */
-            uint32_t id = htonl(s->local.router_id);
-            memcpy(a.nexthop.addr, &id, 4);
-        }
+        const struct bgp_attrs *a = export_attrs(o->s, peer, best);
         n.label = best->label;
         n.label2 = best->label2;
         n.has_label2 = best->has_label2;
-        size_t len = bgp_update_encode_reach(&peer->codec, f, &a, &n, 1, buf, &done);
-        bgp_attrs_clear(&a);
-        if (done == 1 && !bgp_peer_send(peer, buf, len)) {
-            r->advertised |= bit;
-            s->n_updates_sent++;
-        }
-        return;
-    }
-    if (r->advertised & bit) {
-        size_t len = bgp_update_encode_unreach(f, &n, 1, buf, &done);
-        bgp_peer_send(peer, buf, len);
+        out_queue(o, f, a, &n);
+        bgp_rib_attrs_unref(&o->s->mgr->rib, a);
+        r->advertised |= bit;
+    } else if (r->advertised & bit) {
+        out_queue(o, f, NULL, &n);
         r->advertised &= ~bit;
-        s->n_updates_sent++;
     }
 }
 
 static void
-rib_changed(struct bgp_rib *rib, struct bgp_route *r, void *aux)
+route_changed(struct bgp_ri *ri, struct bgp_table *t, struct bgp_route *r, void *aux)
 {
     struct bgp_server *s = aux;
+    if (!ri->master) {
+        return;
+    }
     for (int i = 0; i < s->n_peers; i++) {
-        export_route(s, s->peers[i], r);
+        export_route(s->out[i], t, r);
+    }
+    if (t->family == BGP_FAM_RTARGET) {
+        /* A peer's route-target routes changed: its filter, and so what it gets, may too. */
+        for (int i = 0; i < s->n_peers; i++) {
+            struct bgp_peer_out *o = s->out[i];
+            if (bgp_route_path(r, &o->peer->src, NULL) || (r->advertised >> i & 1)) {
+                s->rt_dirty |= UINT64_C(1) << i;
+            }
+        }
+        if (s->rt_dirty) {
+            event_active(s->rt_event, 0, 0);
+        }
+    }
+}
+
+/* Rebuilds the route-target filter of the peer from its paths in bgp.rtarget.0. */
+static void
+rebuild_rt_filter(struct bgp_server *s, struct bgp_peer_out *o)
+{
+    struct bgp_table *t = s->mgr->master->tables[BGP_FAM_RTARGET];
+    mem_free(&mem_bgp_out, o->rts);
+    o->rts = NULL;
+    o->n_rts = 0;
+    o->rt_any = false;
+    size_t cap = 0;
+    struct bgp_route *r;
+    BGP_TABLE_FOR_EACH (r, t) {
+        if (!bgp_route_path(r, &o->peer->src, NULL)) {
+            continue;
+        }
+        if (r->p.plen < 64) {
+            o->rt_any = true;   /* Default (or a partial prefix): everything. */
+            continue;
+        }
+        uint64_t rt = 0;
+        for (int k = 0; k < 8; k++) {
+            rt = rt << 8 | r->p.rt[k];
+        }
+        if (o->n_rts == cap) {
+            cap = cap ? 2 * cap : 16;
+            o->rts = mem_realloc(&mem_bgp_out, o->rts, cap * sizeof *o->rts);
+        }
+        o->rts[o->n_rts++] = rt;
+    }
+}
+
+static const enum bgp_family vpn_families[] = { BGP_FAM_INET_VPN, BGP_FAM_INET6_VPN,
+                                                BGP_FAM_EVPN };
+
+static void
+rt_event_cb(evutil_socket_t fd, short what, void *aux)
+{
+    struct bgp_server *s = aux;
+    uint64_t dirty = s->rt_dirty;
+    s->rt_dirty = 0;
+    for (int i = 0; i < s->n_peers; i++) {
+        if (!(dirty >> i & 1)) {
+            continue;
+        }
+        struct bgp_peer_out *o = s->out[i];
+        rebuild_rt_filter(s, o);
+        for (size_t k = 0; k < sizeof vpn_families / sizeof *vpn_families; k++) {
+            struct bgp_table *t = s->mgr->master->tables[vpn_families[k]];
+            struct bgp_route *r;
+            BGP_TABLE_FOR_EACH (r, t) {
+                export_route(o, t, r);
+            }
+        }
     }
 }
 
 /* Sends every route of FAMILY to PEER, then End-of-RIB. */
 static void
-dump_table(struct bgp_server *s, struct bgp_peer *peer, enum bgp_family f)
+dump_table(struct bgp_server *s, struct bgp_peer_out *o, enum bgp_family f)
 {
-    struct bgp_route *r;
-    BGP_TABLE_FOR_EACH (r, &s->rib.tables[f]) {
-        export_route(s, peer, r);
+    struct bgp_table *t = s->mgr->master->tables[f];
+    if (t) {
+        struct bgp_route *r;
+        BGP_TABLE_FOR_EACH (r, t) {
+            export_route(o, t, r);
+        }
     }
+    out_flush_all(o);
     uint8_t buf[BGP_MAX_MSG];
-    bgp_peer_send(peer, buf, bgp_update_encode_eor(f, buf));
+    bgp_peer_send(o->peer, buf, bgp_update_encode_eor(f, buf));
 }
 
 static void
 peer_established(struct bgp_peer *peer, void *aux)
 {
     struct bgp_server *s = aux;
+    struct bgp_peer_out *o = s->out[peer->index];
+    rebuild_rt_filter(s, o);
+    /* Route targets first (RFC 4684 §6: the peer builds its filter before the VPN routes). */
+    if (peer->families & (1u << BGP_FAM_RTARGET)) {
+        dump_table(s, o, BGP_FAM_RTARGET);
+    }
     for (int f = 0; f < BGP_FAM_N; f++) {
-        if (peer->families & (1u << f)) {
-            dump_table(s, peer, f);
+        if (f != BGP_FAM_RTARGET && (peer->families & (1u << f))) {
+            dump_table(s, o, f);
         }
     }
+    if (o->gr_pending) {
+        LOG_INFO("peer %s back: stale paths wait for End-of-RIB", peer->cfg.name);
+    }
+}
+
+static size_t
+withdraw_peer(struct bgp_server *s, struct bgp_peer *peer, uint32_t families, bool only_stale)
+{
+    size_t n = 0;
+    for (int f = 0; f < BGP_FAM_N; f++) {
+        struct bgp_table *t = s->mgr->master->tables[f];
+        if (t && (families & (1u << f))) {
+            n += bgp_table_withdraw_source(t, &peer->src, only_stale);
+        }
+    }
+    return n;
+}
+
+static void
+gr_timeout(evutil_socket_t fd, short what, void *aux)
+{
+    struct bgp_peer_out *o = aux;
+    size_t n = withdraw_peer(o->s, o->peer, o->gr_pending, true);
+    LOG_INFO("peer %s: graceful restart time over, %zu stale paths removed", o->peer->cfg.name,
+             n);
+    o->gr_pending = 0;
 }
 
 static void
 peer_down(struct bgp_peer *peer, void *aux)
 {
     struct bgp_server *s = aux;
-    /* Nothing is advertised to it any more; its paths go (no graceful restart helper yet). */
+    struct bgp_peer_out *o = s->out[peer->index];
+    out_discard(o);
+    /* Nothing is advertised to it any more. */
     uint64_t bit = UINT64_C(1) << peer->index;
     for (int f = 0; f < BGP_FAM_N; f++) {
+        struct bgp_table *t = s->mgr->master->tables[f];
         struct bgp_route *r;
-        BGP_TABLE_FOR_EACH (r, &s->rib.tables[f]) {
-            r->advertised &= ~bit;
+        if (t) {
+            BGP_TABLE_FOR_EACH (r, t) {
+                r->advertised &= ~bit;
+            }
         }
     }
-    size_t n = bgp_rib_withdraw_source(&s->rib, &peer->src, (1u << BGP_FAM_N) - 1);
-    LOG_INFO("peer %s down: %zu paths removed", peer->cfg.name, n);
+    /* Graceful restart helper (RFC 4724): keep the paths of the families the peer preserves
+     * (F bit) as stale for its restart time; the rest go now. */
+    uint32_t keep = 0;
+    if (s->cfg.gr_helper && peer->remote.gr_cap && peer->remote.gr_time > 0) {
+        keep = peer->remote.gr_families & peer->remote.gr_forwarding;
+    }
+    size_t stale = 0;
+    for (int f = 0; f < BGP_FAM_N; f++) {
+        struct bgp_table *t = s->mgr->master->tables[f];
+        if (t && (keep & (1u << f))) {
+            stale += bgp_table_mark_stale(t, &peer->src);
+        }
+    }
+    size_t n = withdraw_peer(s, peer, ~keep, false);
+    if (keep) {
+        o->gr_pending |= keep;
+        struct timeval tv = { .tv_sec = peer->remote.gr_time };
+        evtimer_add(o->gr_timer, &tv);
+    }
+    LOG_INFO("peer %s down: %zu paths removed, %zu kept stale", peer->cfg.name, n, stale);
 }
 
 static void
 peer_update(struct bgp_peer *peer, const struct bgp_update *u, void *aux)
 {
     struct bgp_server *s = aux;
+    struct bgp_ri *master = s->mgr->master;
+    struct bgp_peer_out *o = s->out[peer->index];
+    if (u->eor) {
+        uint32_t bit = 1u << u->eor_family;
+        if (o->gr_pending & bit) {
+            size_t n = withdraw_peer(s, peer, bit, true);
+            o->gr_pending &= ~bit;
+            LOG_INFO("peer %s: End-of-RIB for %s, %zu stale paths removed", peer->cfg.name,
+                     bgp_family_name(u->eor_family), n);
+            if (!o->gr_pending) {
+                evtimer_del(o->gr_timer);
+            }
+        }
+        return;
+    }
     for (size_t i = 0; i < u->n_unreach; i++) {
-        bgp_rib_withdraw(&s->rib, &peer->src, &u->unreach[i].p);
+        struct bgp_table *t = master->tables[u->unreach[i].p.family];
+        if (t) {
+            bgp_table_withdraw(t, &peer->src, NULL, &u->unreach[i].p);
+        }
     }
     bool drop = u->treat_as_withdraw
         || bgp_attrs_as_path_contains(&u->attrs, s->local.asn)
         || ((u->attrs.present & BGP_ATTR_BIT(BGP_ATTR_ORIGINATOR_ID))
             && u->attrs.originator_id == s->local.router_id);
+    const struct bgp_attrs *a = NULL;
     for (size_t i = 0; i < u->n_reach; i++) {
         const struct bgp_nlri *n = &u->reach[i];
-        if (!(peer->families & (1u << n->p.family))) {
+        struct bgp_table *t = master->tables[n->p.family];
+        if (!t || !(peer->families & (1u << n->p.family))) {
             continue;           /* A family that was not negotiated: ignored. */
         }
         if (drop) {
-            bgp_rib_withdraw(&s->rib, &peer->src, &n->p);
+            bgp_table_withdraw(t, &peer->src, NULL, &n->p);
         } else {
-            bgp_rib_update(&s->rib, &peer->src, n, &u->attrs);
+            if (!a) {
+                a = bgp_rib_attrs_intern(&s->mgr->rib, &u->attrs);
+            }
+            bgp_table_update(t, &peer->src, NULL, n, a, 0);
         }
     }
+    bgp_rib_attrs_unref(&s->mgr->rib, a);
 }
 
 static void
 peer_route_refresh(struct bgp_peer *peer, enum bgp_family f, void *aux)
 {
     struct bgp_server *s = aux;
+    struct bgp_table *t = s->mgr->master->tables[f];
+    if (!t) {
+        return;
+    }
     uint64_t bit = UINT64_C(1) << peer->index;
     struct bgp_route *r;
-    BGP_TABLE_FOR_EACH (r, &s->rib.tables[f]) {
+    BGP_TABLE_FOR_EACH (r, t) {
         r->advertised &= ~bit;
     }
-    dump_table(s, peer, f);
+    dump_table(s, s->out[peer->index], f);
 }
 
 static const struct bgp_peer_hooks server_hooks = {
@@ -218,17 +600,21 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 int
 bgp_server_open(struct bgp_server *s, struct event_base *base,
-                const struct bgp_server_config *cfg, char *err, size_t errlen)
+                const struct bgp_server_config *cfg, struct bgp_ri_mgr *mgr, char *err,
+                size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     s->local.base = base;
     s->local.asn = cfg->asn;
     s->local.router_id = cfg->router_id;
-    s->local_src.name = "local";
-    s->local_src.local = true;
-    s->local_src.router_id = cfg->router_id;
-    bgp_rib_init(&s->rib, rib_changed, s);
+    s->mgr = mgr;
+    s->file_src.name = "local";
+    s->file_src.local = true;
+    s->file_src.router_id = cfg->router_id;
+    s->rt_event = event_new(base, -1, 0, rt_event_cb, s);
+    struct bgp_ri_listener l = { .route_changed = route_changed, .aux = s };
+    bgp_ri_mgr_add_listener(mgr, &l);
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -272,17 +658,34 @@ bgp_server_port(const struct bgp_server *s)
     return s->port;
 }
 
+static void
+out_free(struct bgp_peer_out *o)
+{
+    out_discard(o);
+    event_free(o->flush);
+    event_free(o->gr_timer);
+    mem_free(&mem_bgp_out, o->rts);
+    hmap_destroy(&o->pending);
+    mem_free(&mem_bgp_out, o);
+}
+
 void
 bgp_server_close(struct bgp_server *s)
 {
-    /* The tables go first so that a peer's going down does not walk them. */
-    bgp_rib_destroy(&s->rib);
-    bgp_rib_init(&s->rib, NULL, NULL);
+    /* The peers go without touching the tables: they belong to the routing instances. */
+    static const struct bgp_peer_hooks no_hooks;
+    for (int i = 0; i < s->n_peers; i++) {
+        s->peers[i]->hooks = &no_hooks;
+    }
     for (int i = 0; i < s->n_peers; i++) {
         bgp_peer_destroy(s->peers[i]);
+        out_free(s->out[i]);
     }
     s->n_peers = 0;
-    bgp_rib_destroy(&s->rib);
+    if (s->rt_event) {
+        event_free(s->rt_event);
+        s->rt_event = NULL;
+    }
     if (s->listener) {
         evconnlistener_free(s->listener);
         s->listener = NULL;
@@ -441,6 +844,13 @@ bgp_server_add_peer(struct bgp_server *s, const struct bgp_peer_config *pc, char
     }
     struct bgp_peer *peer = bgp_peer_create(&s->local, pc, &server_hooks, s);
     peer->index = s->n_peers;
+    struct bgp_peer_out *o = mem_zalloc(&mem_bgp_out, sizeof *o);
+    o->s = s;
+    o->peer = peer;
+    hmap_init(&o->pending);
+    o->flush = event_new(s->local.base, -1, 0, out_flush_cb, o);
+    o->gr_timer = evtimer_new(s->local.base, gr_timeout, o);
+    s->out[s->n_peers] = o;
     s->peers[s->n_peers++] = peer;
     bgp_peer_start(peer);
     return 0;
@@ -697,9 +1107,47 @@ bgp_server_parse_route(const char *line, struct bgp_nlri *n, struct bgp_attrs *a
 }
 
 struct local_route {
+    struct bgp_table *t;
     struct bgp_nlri n;
     struct bgp_attrs a;
 };
+
+/* Whether table T holds a local path for P that the new list V[N] no longer has. */
+static bool
+listed(const struct local_route *v, size_t n, const struct bgp_table *t,
+       const struct bgp_prefix *p)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].t == t && !memcmp(&v[i].n.p, p, sizeof *p)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Withdraws the local paths of table T not in V[N]. */
+static void
+withdraw_unlisted(struct bgp_server *s, struct bgp_table *t, const struct local_route *v,
+                  size_t n)
+{
+    const struct bgp_source *src = &s->file_src;
+    for (;;) {
+        struct bgp_prefix gone[64];
+        size_t k = 0;
+        struct bgp_route *r;
+        BGP_TABLE_FOR_EACH (r, t) {
+            if (k < 64 && bgp_route_path(r, src, NULL) && !listed(v, n, t, &r->p)) {
+                gone[k++] = r->p;
+            }
+        }
+        for (size_t i = 0; i < k; i++) {
+            bgp_table_withdraw(t, src, NULL, &gone[i]);
+        }
+        if (k < 64) {
+            break;
+        }
+    }
+}
 
 int
 bgp_server_load_routes(struct bgp_server *s, const char *path, char *err, size_t errlen)
@@ -727,6 +1175,21 @@ bgp_server_load_routes(struct bgp_server *s, const char *path, char *err, size_t
         if (!*p) {
             continue;
         }
+        struct bgp_ri *ri = s->mgr->master;
+        if (!strncmp(p, "instance ", 9)) {
+            p += 9;
+            while (isspace((unsigned char) *p)) {
+                p++;
+            }
+            char *name = p;
+            while (*p && !isspace((unsigned char) *p)) {
+                p++;
+            }
+            if (*p) {
+                *p++ = '\0';
+            }
+            ri = bgp_ri_locate(s->mgr, name);
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             v = mem_realloc(&mem_bgp_local_route, v, cap * sizeof *v);
@@ -737,32 +1200,29 @@ bgp_server_load_routes(struct bgp_server *s, const char *path, char *err, size_t
             rc = EINVAL;
             break;
         }
+        v[n].t = ri->tables[v[n].n.p.family];
+        if (!v[n].t) {
+            snprintf(err, errlen, "%s:%d: instance %s has no %s table", path, lineno, ri->name,
+                     bgp_family_name(v[n].n.p.family));
+            bgp_attrs_clear(&v[n].a);
+            rc = EINVAL;
+            break;
+        }
         n++;
     }
     fclose(fp);
     if (!rc) {
         /* Withdraw local paths no longer listed, then add or change the listed ones. */
-        for (int f = 0; f < BGP_FAM_N; f++) {
-            struct bgp_route *r;
-            HMAP_FOR_EACH_SAFE (r, node, &s->rib.tables[f].routes) {
-                bool has_local = false;
-                for (struct bgp_path *pp = r->paths; pp; pp = pp->next) {
-                    has_local |= pp->src == &s->local_src;
-                }
-                if (!has_local) {
-                    continue;
-                }
-                bool listed = false;
-                for (size_t i = 0; i < n && !listed; i++) {
-                    listed = !memcmp(&v[i].n.p, &r->p, sizeof r->p);
-                }
-                if (!listed) {
-                    bgp_rib_withdraw(&s->rib, &s->local_src, &r->p);
+        struct bgp_ri *ri;
+        HMAP_FOR_EACH (ri, node, &s->mgr->instances) {
+            for (int f = 0; f < BGP_FAM_N; f++) {
+                if (ri->tables[f]) {
+                    withdraw_unlisted(s, ri->tables[f], v, n);
                 }
             }
         }
         for (size_t i = 0; i < n; i++) {
-            bgp_rib_update(&s->rib, &s->local_src, &v[i].n, &v[i].a);
+            bgp_table_update(v[i].t, &s->file_src, NULL, &v[i].n, &v[i].a, 0);
         }
         s->n_local_routes = n;
         LOG_NOTICE("%zu local routes loaded from %s", n, path);
@@ -834,9 +1294,12 @@ page_neighbors(struct http_req *req, void *aux)
         uint64_t n_paths = 0;
         for (int f = 0; f < BGP_FAM_N; f++) {
             struct bgp_route *r;
-            BGP_TABLE_FOR_EACH (r, &s->rib.tables[f]) {
+            if (!s->mgr->master->tables[f]) {
+                continue;
+            }
+            BGP_TABLE_FOR_EACH (r, s->mgr->master->tables[f]) {
                 for (struct bgp_path *pp = r->paths; pp; pp = pp->next) {
-                    n_paths += pp->src == &p->src;
+                    n_paths += pp->src == &p->src && !pp->origin;
                 }
             }
         }
@@ -877,17 +1340,17 @@ static json_t *
 path_json(const struct bgp_route *r, const struct bgp_path *p)
 {
     char nh[INET6_ADDRSTRLEN] = "";
-    if (p->attrs.nexthop.family) {
-        inet_ntop(p->attrs.nexthop.family == 4 ? AF_INET : AF_INET6, p->attrs.nexthop.addr, nh,
+    if (p->attrs->nexthop.family) {
+        inet_ntop(p->attrs->nexthop.family == 4 ? AF_INET : AF_INET6, p->attrs->nexthop.addr, nh,
                   sizeof nh);
     }
     json_t *aspath = json_array();
-    for (size_t i = 0; i < p->attrs.as_path_n; ) {
-        unsigned int count = p->attrs.as_path[i] & 0xff;
-        bool set = (p->attrs.as_path[i] >> 8) == BGP_AS_SET;
+    for (size_t i = 0; i < p->attrs->as_path_n; ) {
+        unsigned int count = p->attrs->as_path[i] & 0xff;
+        bool set = (p->attrs->as_path[i] >> 8) == BGP_AS_SET;
         json_t *seg = set ? json_array() : aspath;
         for (unsigned int j = 1; j <= count; j++) {
-            json_array_append_new(seg, json_integer(p->attrs.as_path[i + j]));
+            json_array_append_new(seg, json_integer(p->attrs->as_path[i + j]));
         }
         if (set) {
             json_array_append_new(aspath, seg);
@@ -896,47 +1359,56 @@ path_json(const struct bgp_route *r, const struct bgp_path *p)
     }
     json_t *ecs = json_array(), *cs = json_array();
     char t[64];
-    for (size_t i = 0; i < p->attrs.n_ext_communities; i++) {
+    for (size_t i = 0; i < p->attrs->n_ext_communities; i++) {
         json_array_append_new(ecs, json_string(bgp_ext_community_format(
-                                  p->attrs.ext_communities[i], t, sizeof t)));
+                                  p->attrs->ext_communities[i], t, sizeof t)));
     }
-    for (size_t i = 0; i < p->attrs.n_communities; i++) {
-        json_array_append_new(cs, json_string(bgp_community_format(p->attrs.communities[i], t,
+    for (size_t i = 0; i < p->attrs->n_communities; i++) {
+        json_array_append_new(cs, json_string(bgp_community_format(p->attrs->communities[i], t,
                                                                    sizeof t)));
     }
     static const char *origins[] = { "igp", "egp", "incomplete" };
     json_t *j = xjson_pack("{sssbsssIsosssIsososI}",
                            "source", p->src->name, "best", p == r->best, "next_hop", nh,
                            "label", (json_int_t) p->label, "as_path", aspath,
-                           "origin", origins[p->attrs.origin % 3],
-                           "local_pref", (json_int_t) ((p->attrs.present
+                           "origin", origins[p->attrs->origin % 3],
+                           "local_pref", (json_int_t) ((p->attrs->present
                                                         & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF))
-                                                       ? p->attrs.local_pref : 100),
+                                                       ? p->attrs->local_pref : 100),
                            "ext_communities", ecs, "communities", cs,
-                           "age", (json_int_t) (time(NULL) - p->since));
-    if (p->attrs.present & BGP_ATTR_BIT(BGP_ATTR_MED)) {
-        json_object_set_new(j, "med", json_integer(p->attrs.med));
+                           "age", (json_int_t) ((uint32_t) time(NULL) - p->since));
+    if (p->attrs->present & BGP_ATTR_BIT(BGP_ATTR_MED)) {
+        json_object_set_new(j, "med", json_integer(p->attrs->med));
     }
     if (p->has_label2) {
         json_object_set_new(j, "label2", json_integer(p->label2));
+    }
+    if (p->origin) {
+        json_object_set_new(j, "replicated", json_true());
+    }
+    if (p->flags & BGP_PATH_STALE) {
+        json_object_set_new(j, "stale", json_true());
+    }
+    if (p->flags & BGP_PATH_INFEASIBLE) {
+        json_object_set_new(j, "infeasible", json_true());
     }
     return j;
 }
 
 static json_t *
-page_routes(struct http_req *req, void *aux)
+table_json(const struct bgp_table *t, bool with_routes, long limit)
 {
-    struct bgp_server *s = aux;
-    const char *want = http_req_query(req, "table");
-    json_t *tables = json_array();
-    for (int f = 0; f < BGP_FAM_N; f++) {
-        const struct bgp_table *t = &s->rib.tables[f];
-        if (want && strcmp(want, bgp_family_table(f)) && strcmp(want, bgp_family_name(f))) {
-            continue;
-        }
+    json_t *j = xjson_pack("{sssssIsI}", "name", t->name, "family", bgp_family_name(t->family),
+                           "prefixes", (json_int_t) hmap_count(&t->routes),
+                           "paths", (json_int_t) t->n_paths);
+    if (with_routes) {
         json_t *routes = json_array();
         struct bgp_route *r;
+        long n = 0;
         BGP_TABLE_FOR_EACH (r, t) {
+            if (limit >= 0 && n++ >= limit) {
+                break;
+            }
             char pfx[BGP_PREFIX_STRLEN];
             json_t *paths = json_array();
             for (const struct bgp_path *p = r->paths; p; p = p->next) {
@@ -946,11 +1418,35 @@ page_routes(struct http_req *req, void *aux)
                                                      bgp_prefix_format(&r->p, pfx, sizeof pfx),
                                                      "paths", paths));
         }
-        json_array_append_new(tables, xjson_pack("{sssssIsIso}", "name", bgp_family_table(f),
-                                                 "family", bgp_family_name(f),
-                                                 "prefixes", (json_int_t) hmap_count(&t->routes),
-                                                 "paths", (json_int_t) t->n_paths,
-                                                 "routes", routes));
+        json_object_set_new(j, "routes", routes);
+    }
+    return j;
+}
+
+/* ?table=NAME (a table's full name, or a family name for the master's table), ?instance=NAME
+ * (every table of one instance), ?limit=N (routes per table). */
+static json_t *
+page_routes(struct http_req *req, void *aux)
+{
+    struct bgp_server *s = aux;
+    const char *want = http_req_query(req, "table");
+    const char *inst = http_req_query(req, "instance");
+    const char *lim = http_req_query(req, "limit");
+    long limit = lim ? strtol(lim, NULL, 10) : -1;
+    json_t *tables = json_array();
+    struct bgp_ri *ri;
+    HMAP_FOR_EACH (ri, node, &s->mgr->instances) {
+        if (inst && strcmp(inst, ri->name)) {
+            continue;
+        }
+        for (int f = 0; f < BGP_FAM_N; f++) {
+            const struct bgp_table *t = ri->tables[f];
+            if (!t || (want && strcmp(want, t->name)
+                       && !(ri->master && !strcmp(want, bgp_family_name(f))))) {
+                continue;
+            }
+            json_array_append_new(tables, table_json(t, true, limit));
+        }
     }
     return xjson_pack("{so}", "tables", tables);
 }
@@ -960,21 +1456,75 @@ page_summary(struct http_req *req, void *aux)
 {
     struct bgp_server *s = aux;
     json_t *tables = json_array();
-    for (int f = 0; f < BGP_FAM_N; f++) {
-        const struct bgp_table *t = &s->rib.tables[f];
-        json_array_append_new(tables, xjson_pack("{sssIsI}", "name", bgp_family_table(f),
-                                                 "prefixes", (json_int_t) hmap_count(&t->routes),
-                                                 "paths", (json_int_t) t->n_paths));
+    struct bgp_ri *ri;
+    uint64_t prefixes = 0, paths = 0;
+    HMAP_FOR_EACH (ri, node, &s->mgr->instances) {
+        for (int f = 0; f < BGP_FAM_N; f++) {
+            if (ri->tables[f]) {
+                prefixes += hmap_count(&ri->tables[f]->routes);
+                paths += ri->tables[f]->n_paths;
+                if (ri->master || hmap_count(&ri->tables[f]->routes)) {
+                    json_array_append_new(tables, table_json(ri->tables[f], false, 0));
+                }
+            }
+        }
     }
     int up = 0;
     for (int i = 0; i < s->n_peers; i++) {
         up += s->peers[i]->state == BGP_ESTABLISHED;
     }
-    return xjson_pack("{sIsisisisIsIso}", "asn", (json_int_t) s->local.asn, "bgp_port", s->port,
-                      "neighbors", s->n_peers, "neighbors_up", up,
-                      "local_routes", (json_int_t) s->n_local_routes,
-                      "updates_sent", (json_int_t) s->n_updates_sent,
-                      "tables", tables);
+    json_t *j = xjson_pack("{sIsisisisIsIso}", "asn", (json_int_t) s->local.asn,
+                           "bgp_port", s->port, "neighbors", s->n_peers, "neighbors_up", up,
+                           "local_routes", (json_int_t) s->n_local_routes,
+                           "updates_sent", (json_int_t) s->n_updates_sent, "tables", tables);
+    json_object_set_new(j, "routing_instances",
+                        json_integer((json_int_t) hmap_count(&s->mgr->instances)));
+    json_object_set_new(j, "total_prefixes", json_integer((json_int_t) prefixes));
+    json_object_set_new(j, "total_paths", json_integer((json_int_t) paths));
+    json_object_set_new(j, "attribute_sets",
+                        json_integer((json_int_t) bgp_rib_attr_sets(&s->mgr->rib)));
+    json_object_set_new(j, "replicated_paths", json_integer((json_int_t) s->mgr->n_replicated));
+    return j;
+}
+
+static json_t *
+targets_json(const uint64_t *v, size_t n)
+{
+    json_t *a = json_array();
+    char t[64];
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(bgp_ext_community_format(v[i], t, sizeof t)));
+    }
+    return a;
+}
+
+/* ?name=NAME for one instance. */
+static json_t *
+page_instances(struct http_req *req, void *aux)
+{
+    struct bgp_server *s = aux;
+    const char *want = http_req_query(req, "name");
+    json_t *list = json_array();
+    struct bgp_ri *ri;
+    HMAP_FOR_EACH (ri, node, &s->mgr->instances) {
+        if (want && strcmp(want, ri->name)) {
+            continue;
+        }
+        json_t *tables = json_array();
+        for (int f = 0; f < BGP_FAM_N; f++) {
+            if (ri->tables[f]) {
+                json_array_append_new(tables, table_json(ri->tables[f], false, 0));
+            }
+        }
+        json_array_append_new(list, xjson_pack(
+            "{sssbsIsIsosososIso}", "name", ri->name, "master", ri->master,
+            "index", (json_int_t) ri->index, "vn_index", (json_int_t) ri->vn_index,
+            "virtual_network", ri->vn_name ? json_string(ri->vn_name) : json_null(),
+            "import_targets", targets_json(ri->import_rts, ri->n_import),
+            "export_targets", targets_json(ri->export_rts, ri->n_export),
+            "subscribers", (json_int_t) ri->subscribers, "tables", tables));
+    }
+    return xjson_pack("{so}", "instances", list);
 }
 
 void
@@ -985,6 +1535,8 @@ bgp_server_register_introspect(struct bgp_server *s, struct introspect *is)
                         s);
     introspect_add_page(is, "/Snh_ShowRouteSummaryReq", "BGP route table summary",
                         page_summary, s);
+    introspect_add_page(is, "/Snh_ShowRoutingInstanceReq", "routing instances (?name=NAME)",
+                        page_instances, s);
     introspect_add_counter(is, "bgp_updates_sent", "BGP UPDATE messages sent",
                            &s->n_updates_sent);
     introspect_add_counter(is, "bgp_rejected_connections",

@@ -1,14 +1,24 @@
-/* bgp_server: the control node's BGP speaker: the listener, the peers, the tables, and the
- * export of best paths to the peers.
+/* bgp_server: the control node's BGP speaker: the listener, the peers, and the export of
+ * best paths to them.
  *
- * Routes learned from a peer go into the table of their family; when a route's best path
- * changes it is advertised to (or withdrawn from) every established peer that negotiated the
- * family, except the peer it came from, and except iBGP-learned paths towards iBGP peers (no
- * reflection yet).  Routes the node originates come from a route file (until the XMPP side
- * exists): bgp_server_load_routes makes the local paths equal to the file's contents.
+ * Routes learned from a peer go into the master instance's table of their family (bgp_ri,
+ * which replicates them into the routing instances that import them); when the best path of
+ * a master route changes it is advertised to (or withdrawn from) every established peer that
+ * negotiated the family, except the peer it came from, except iBGP-learned paths towards
+ * iBGP peers (no reflection), and, for VPN families towards a peer that negotiated
+ * route-target, except routes whose targets none of the peer's route-target routes asks for
+ * (RFC 4684).  UPDATEs are packed: the changes of one event-loop turn with the same
+ * attributes go in one message.
  *
- * Introspect pages: /Snh_BgpNeighborReq (neighbors), /Snh_ShowRouteReq (tables; ?table=NAME
- * for one), /Snh_ShowRouteSummaryReq. */
+ * Graceful restart helper (RFC 4724): when a peer that announced the capability with a
+ * restart time goes down, its paths in the families it preserves stay, marked stale, until
+ * its End-of-RIB for the family after it comes back, or until the restart time runs out.
+ *
+ * The node may also originate routes from a route file: bgp_server_load_routes makes those
+ * local paths equal to the file's contents.
+ *
+ * Introspect pages: /Snh_BgpNeighborReq (neighbors), /Snh_ShowRouteReq (tables; ?table=NAME,
+ * ?instance=NAME, ?limit=N), /Snh_ShowRouteSummaryReq, /Snh_ShowRoutingInstanceReq. */
 #ifndef CONTRAIL_BGP_SERVER_H
 #define CONTRAIL_BGP_SERVER_H
 
@@ -18,6 +28,7 @@
 
 #include "bgp_peer.h"
 #include "bgp_rib.h"
+#include "bgp_ri.h"
 
 #define BGP_SERVER_MAX_PEERS 64
 
@@ -30,7 +41,10 @@ struct bgp_server_config {
     uint32_t router_id;         /* Host order. */
     uint16_t hold_time;
     int connect_retry;
+    bool gr_helper;             /* Keep a restarting peer's paths (graceful restart). */
 };
+
+struct bgp_peer_out;
 
 struct bgp_server {
     struct bgp_local local;
@@ -38,17 +52,21 @@ struct bgp_server {
     struct evconnlistener *listener;
     int port;
     struct bgp_peer *peers[BGP_SERVER_MAX_PEERS];
+    struct bgp_peer_out *out[BGP_SERVER_MAX_PEERS];    /* Export state of peers[i]. */
     int n_peers;
-    struct bgp_rib rib;
-    struct bgp_source local_src;
+    struct bgp_ri_mgr *mgr;
+    struct bgp_source file_src;         /* Routes from the route file. */
+    uint64_t rt_dirty;                  /* Peers whose route-target filter must be rebuilt. */
+    struct event *rt_event;
     uint64_t n_local_routes;
     uint64_t n_rejected_connections;
     uint64_t n_updates_sent;
 };
 
-/* Starts the listener.  Returns 0 or an errno with a message in ERR. */
+/* Starts the listener; routes live in MGR's instances.  Returns 0 or an errno with a message
+ * in ERR. */
 int bgp_server_open(struct bgp_server *, struct event_base *, const struct bgp_server_config *,
-                    char *err, size_t errlen);
+                    struct bgp_ri_mgr *mgr, char *err, size_t errlen);
 /* Stops every session and frees everything.  Accepts a server that failed to open. */
 void bgp_server_close(struct bgp_server *);
 int bgp_server_port(const struct bgp_server *);
@@ -75,7 +93,8 @@ int bgp_server_add_peers(struct bgp_server *, const char *list, char *err, size_
  * local-pref N, med N, origin igp|egp|incomplete.  Returns 0 or EINVAL (message in ERR). */
 int bgp_server_parse_route(const char *line, struct bgp_nlri *, struct bgp_attrs *, char *err,
                            size_t errlen);
-/* Makes the node's own routes equal to those in file PATH (lines as above; '#' comments):
+/* Makes the node's own routes equal to those in file PATH (lines as above, each optionally
+ * preceded by "instance NAME" to put it in a routing instance's table; '#' comments):
  * adds new ones, changes changed ones, withdraws the ones no longer listed.  On a parse error
  * nothing changes.  Returns 0 or an errno with a message in ERR naming the line. */
 int bgp_server_load_routes(struct bgp_server *, const char *path, char *err, size_t errlen);

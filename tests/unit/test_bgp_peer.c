@@ -46,6 +46,7 @@ run_until(struct event_base *base, bool (*cond)(void *), void *aux, double secs)
 }
 
 struct two {
+    struct bgp_ri_mgr ma, mb;
     struct bgp_server a, b;
 };
 
@@ -64,7 +65,7 @@ static bool
 b_has_route(void *aux)
 {
     struct two *t = aux;
-    struct bgp_route *r = bgp_rib_find(&t->b.rib, &route_a.p);
+    struct bgp_route *r = bgp_table_find(t->mb.master->tables[BGP_FAM_INET_VPN], &route_a.p);
     return r && r->best && r->best->src == &t->b.peers[0]->src && r->best->label == 42;
 }
 
@@ -80,10 +81,12 @@ test_collision_and_exchange(void)
     struct event_base *base = event_base_new();
     static struct two t;
     char err[256];
-    struct bgp_server_config ca = { "127.0.0.1", 0, 64512, 0x0a000001, 90, 1 };
-    struct bgp_server_config cb = { "127.0.0.1", 0, 64512, 0x0a000002, 90, 1 };
-    CHECK_EQ_INT(bgp_server_open(&t.a, base, &ca, err, sizeof err), 0);
-    CHECK_EQ_INT(bgp_server_open(&t.b, base, &cb, err, sizeof err), 0);
+    struct bgp_server_config ca = { "127.0.0.1", 0, 64512, 0x0a000001, 90, 1, true };
+    struct bgp_server_config cb = { "127.0.0.1", 0, 64512, 0x0a000002, 90, 1, true };
+    bgp_ri_mgr_init(&t.ma, 64512, 0x0a000001);
+    bgp_ri_mgr_init(&t.mb, 64512, 0x0a000002);
+    CHECK_EQ_INT(bgp_server_open(&t.a, base, &ca, &t.ma, err, sizeof err), 0);
+    CHECK_EQ_INT(bgp_server_open(&t.b, base, &cb, &t.mb, err, sizeof err), 0);
     char spec[128];
     snprintf(spec, sizeof spec, "127.0.0.1 port %d families inet-vpn,e-vpn",
              bgp_server_port(&t.b));
@@ -108,17 +111,20 @@ test_collision_and_exchange(void)
                   "target 64512:7";
     struct bgp_attrs attrs;
     CHECK_EQ_INT(bgp_server_parse_route(line, &route_a, &attrs, err, sizeof err), 0);
-    bgp_rib_update(&t.a.rib, &t.a.local_src, &route_a, &attrs);
+    struct bgp_table *ta = t.ma.master->tables[BGP_FAM_INET_VPN];
+    bgp_table_update(ta, &t.a.file_src, NULL, &route_a, &attrs, 0);
     CHECK(run_until(base, b_has_route, &t, 5));
-    struct bgp_route *r = bgp_rib_find(&t.b.rib, &route_a.p);
-    CHECK(r && r->best && r->best->attrs.n_ext_communities == 1);
-    CHECK(r && r->best && (r->best->attrs.present & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF)));
-    bgp_rib_withdraw(&t.a.rib, &t.a.local_src, &route_a.p);
+    struct bgp_route *r = bgp_table_find(t.mb.master->tables[BGP_FAM_INET_VPN], &route_a.p);
+    CHECK(r && r->best && r->best->attrs->n_ext_communities == 1);
+    CHECK(r && r->best && (r->best->attrs->present & BGP_ATTR_BIT(BGP_ATTR_LOCAL_PREF)));
+    bgp_table_withdraw(ta, &t.a.file_src, NULL, &route_a.p);
     CHECK(run_until(base, b_lost_route, &t, 5));
     bgp_attrs_clear(&attrs);
 
     bgp_server_close(&t.a);
     bgp_server_close(&t.b);
+    bgp_ri_mgr_destroy(&t.ma);
+    bgp_ri_mgr_destroy(&t.mb);
     event_base_free(base);
 }
 
@@ -175,9 +181,11 @@ collide(uint32_t remote_id)
 {
     struct event_base *base = event_base_new();
     static struct bgp_server s;
+    static struct bgp_ri_mgr m;
     char err[256];
-    struct bgp_server_config c = { "127.0.0.1", 0, 64512, 0x0a000005, 90, 1 };
-    CHECK_EQ_INT(bgp_server_open(&s, base, &c, err, sizeof err), 0);
+    struct bgp_server_config c = { "127.0.0.1", 0, 64512, 0x0a000005, 90, 1, true };
+    bgp_ri_mgr_init(&m, 64512, 0x0a000005);
+    CHECK_EQ_INT(bgp_server_open(&s, base, &c, &m, err, sizeof err), 0);
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
     socklen_t slen = sizeof sin;
@@ -224,6 +232,7 @@ collide(uint32_t remote_id)
     close(in.fd);
     close(lfd);
     bgp_server_close(&s);
+    bgp_ri_mgr_destroy(&m);
     event_base_free(base);
     return loser;
 }
@@ -242,9 +251,11 @@ test_backoff(void)
 {
     struct event_base *base = event_base_new();
     static struct bgp_server s;
+    static struct bgp_ri_mgr m;
     char err[256];
-    struct bgp_server_config c = { "127.0.0.1", 0, 64512, 0x0a000001, 90, 1 };
-    CHECK_EQ_INT(bgp_server_open(&s, base, &c, err, sizeof err), 0);
+    struct bgp_server_config c = { "127.0.0.1", 0, 64512, 0x0a000001, 90, 1, true };
+    bgp_ri_mgr_init(&m, 64512, 0x0a000001);
+    CHECK_EQ_INT(bgp_server_open(&s, base, &c, &m, err, sizeof err), 0);
     /* A port nobody listens on: our own listener's port + nothing there is not certain, so
      * take a port from a socket we bind and close. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -278,6 +289,7 @@ test_backoff(void)
     CHECK_EQ_INT(bgp_server_parse_peer(&s, "not-an-address", &pc, err, sizeof err), EINVAL);
     CHECK_EQ_INT(bgp_server_add_peers(&s, spec, err, sizeof err), EEXIST);
     bgp_server_close(&s);
+    bgp_ri_mgr_destroy(&m);
     event_base_free(base);
 }
 

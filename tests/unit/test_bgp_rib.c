@@ -10,7 +10,7 @@ static int n_changes;
 static const struct bgp_path *last_best;
 
 static void
-changed(struct bgp_rib *rib, struct bgp_route *r, void *aux)
+changed(struct bgp_table *t, struct bgp_route *r, void *aux)
 {
     n_changes++;
     last_best = r->best;
@@ -52,50 +52,51 @@ test_order(void)
     struct bgp_source s2 = { .name = "b", .router_id = 2, .addr = 2 };
     struct bgp_source s3 = { .name = "c", .router_id = 3, .addr = 3, .ebgp = true };
     struct bgp_source local = { .name = "local", .local = true };
-    struct bgp_path a = { .src = &s1 }, b = { .src = &s2 };
+    struct bgp_attrs aa, ab;
+    struct bgp_path a = { .src = &s1, .attrs = &aa }, b = { .src = &s2, .attrs = &ab };
 
-    attrs(&a.attrs, 200, 3, 2, 50);
-    attrs(&b.attrs, 100, 1, 0, 0);
+    attrs(&aa, 200, 3, 2, 50);
+    attrs(&ab, 100, 1, 0, 0);
     CHECK(bgp_path_compare(&a, &b) < 0);            /* local-pref first */
-    bgp_attrs_clear(&a.attrs);
-    bgp_attrs_clear(&b.attrs);
+    bgp_attrs_clear(&aa);
+    bgp_attrs_clear(&ab);
 
-    attrs(&a.attrs, 100, 1, 2, 50);
-    attrs(&b.attrs, 100, 2, 0, 0);
+    attrs(&aa, 100, 1, 2, 50);
+    attrs(&ab, 100, 2, 0, 0);
     CHECK(bgp_path_compare(&a, &b) < 0);            /* then AS path length */
-    bgp_attrs_clear(&a.attrs);
-    bgp_attrs_clear(&b.attrs);
+    bgp_attrs_clear(&aa);
+    bgp_attrs_clear(&ab);
 
-    attrs(&a.attrs, 100, 1, 0, 50);
-    attrs(&b.attrs, 100, 1, 1, 0);
+    attrs(&aa, 100, 1, 0, 50);
+    attrs(&ab, 100, 1, 1, 0);
     CHECK(bgp_path_compare(&a, &b) < 0);            /* then origin */
-    bgp_attrs_clear(&a.attrs);
-    bgp_attrs_clear(&b.attrs);
+    bgp_attrs_clear(&aa);
+    bgp_attrs_clear(&ab);
 
-    attrs(&a.attrs, 100, 1, 0, 5);
-    attrs(&b.attrs, 100, 1, 0, 50);
+    attrs(&aa, 100, 1, 0, 5);
+    attrs(&ab, 100, 1, 0, 50);
     CHECK(bgp_path_compare(&a, &b) < 0);            /* then MED, same neighbour AS */
     CHECK(bgp_path_compare(&b, &a) > 0);
     b.src = &local;
     CHECK(bgp_path_compare(&a, &b) < 0);            /* MED before locally originated */
-    bgp_attrs_clear(&b.attrs);
-    attrs(&b.attrs, 100, 1, 0, 5);
+    bgp_attrs_clear(&ab);
+    attrs(&ab, 100, 1, 0, 5);
     CHECK(bgp_path_compare(&a, &b) > 0);            /* local wins a tie */
     b.src = &s3;
     CHECK(bgp_path_compare(&a, &b) > 0);            /* eBGP over iBGP */
     b.src = &s2;
     CHECK(bgp_path_compare(&a, &b) < 0);            /* lower router id */
     CHECK_EQ_INT(bgp_path_compare(&a, &a), 0);
-    bgp_attrs_clear(&a.attrs);
-    bgp_attrs_clear(&b.attrs);
+    bgp_attrs_clear(&aa);
+    bgp_attrs_clear(&ab);
 
     /* MAC mobility: the higher sequence number wins despite a longer path. */
-    attrs(&a.attrs, 100, 1, 0, 0);
-    attrs(&b.attrs, 100, 3, 0, 0);
-    bgp_attrs_add_ext_community(&b.attrs, (uint64_t) 0x0600 << 48 | 7);
+    attrs(&aa, 100, 1, 0, 0);
+    attrs(&ab, 100, 3, 0, 0);
+    bgp_attrs_add_ext_community(&ab, (uint64_t) 0x0600 << 48 | 7);
     CHECK(bgp_path_compare(&b, &a) < 0);
-    bgp_attrs_clear(&a.attrs);
-    bgp_attrs_clear(&b.attrs);
+    bgp_attrs_clear(&aa);
+    bgp_attrs_clear(&ab);
 }
 
 static void
@@ -103,6 +104,8 @@ test_table(void)
 {
     struct bgp_rib rib;
     bgp_rib_init(&rib, changed, NULL);
+    struct bgp_table t;
+    bgp_table_init(&t, &rib, BGP_FAM_INET_VPN, "bgp.l3vpn.0", NULL);
     struct bgp_source s1 = { .name = "a", .router_id = 1 };
     struct bgp_source s2 = { .name = "b", .router_id = 2 };
     struct bgp_nlri n = vpn_nlri("64512:1", 100, 16);
@@ -111,41 +114,44 @@ test_table(void)
     attrs(&a2, 200, 1, 0, 0);
 
     n_changes = 0;
-    CHECK(bgp_rib_update(&rib, &s1, &n, &a1));
+    CHECK(bgp_table_update(&t, &s1, NULL, &n, &a1, 0));
     CHECK_EQ_INT(n_changes, 1);
     CHECK(last_best && last_best->src == &s1);
-    CHECK(!bgp_rib_update(&rib, &s1, &n, &a1));     /* the same again: nothing */
+    CHECK(!bgp_table_update(&t, &s1, NULL, &n, &a1, 0));     /* the same again: nothing */
     CHECK_EQ_INT(n_changes, 1);
-    CHECK(bgp_rib_update(&rib, &s2, &n, &a2));      /* better path */
+    CHECK(bgp_table_update(&t, &s2, NULL, &n, &a2, 0));      /* better path */
     CHECK_EQ_INT(n_changes, 2);
     CHECK(last_best && last_best->src == &s2);
-    CHECK_EQ_INT(rib.tables[BGP_FAM_INET_VPN].n_paths, 2);
-    CHECK(!bgp_rib_withdraw(&rib, &s1, &n.p));      /* not the best: no change */
+    CHECK_EQ_INT(t.n_paths, 2);
+    CHECK(!bgp_table_withdraw(&t, &s1, NULL, &n.p));      /* not the best: no change */
     CHECK_EQ_INT(n_changes, 2);
-    CHECK(!bgp_rib_update(&rib, &s1, &n, &a1));     /* back, but not best */
+    CHECK(!bgp_table_update(&t, &s1, NULL, &n, &a1, 0));     /* back, but not best */
     n.label = 17;                                   /* label change of the best path */
-    CHECK(bgp_rib_update(&rib, &s2, &n, &a2));
+    CHECK(bgp_table_update(&t, &s2, NULL, &n, &a2, 0));
     CHECK_EQ_INT(n_changes, 3);
     CHECK_EQ_INT(last_best->label, 17);
 
     struct bgp_nlri m = vpn_nlri("64512:2", 101, 5);
-    bgp_rib_update(&rib, &s2, &m, &a2);
-    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 2);
+    bgp_table_update(&t, &s2, NULL, &m, &a2, 0);
+    CHECK_EQ_INT(hmap_count(&t.routes), 2);
     n_changes = 0;
-    CHECK_EQ_INT(bgp_rib_withdraw_source(&rib, &s2, 1u << BGP_FAM_INET_VPN), 2);
+    CHECK_EQ_INT(bgp_table_withdraw_source(&t, &s2, false), 2);
     CHECK_EQ_INT(n_changes, 2);                     /* n falls back to s1, m goes */
-    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 1);
-    struct bgp_route *r = bgp_rib_find(&rib, &n.p);
+    CHECK_EQ_INT(hmap_count(&t.routes), 1);
+    struct bgp_route *r = bgp_table_find(&t, &n.p);
     CHECK(r && r->best && r->best->src == &s1);
-    CHECK(bgp_rib_find(&rib, &m.p) == NULL);
-    CHECK(bgp_rib_withdraw(&rib, &s1, &n.p));
+    CHECK(bgp_table_find(&t, &m.p) == NULL);
+    CHECK(bgp_table_withdraw(&t, &s1, NULL, &n.p));
     CHECK(last_best == NULL);
-    CHECK_EQ_INT(hmap_count(&rib.tables[BGP_FAM_INET_VPN].routes), 0);
-    CHECK_EQ_INT(rib.tables[BGP_FAM_INET_VPN].n_paths, 0);
+    CHECK_EQ_INT(hmap_count(&t.routes), 0);
+    CHECK_EQ_INT(t.n_paths, 0);
 
-    bgp_rib_update(&rib, &s1, &n, &a1);             /* freed by destroy */
+    bgp_table_update(&t, &s1, NULL, &n, &a1, 0);             /* freed by destroy */
+    CHECK_EQ_INT(bgp_rib_attr_sets(&rib), 1);
     bgp_attrs_clear(&a1);
     bgp_attrs_clear(&a2);
+    bgp_table_destroy(&t);
+    CHECK_EQ_INT(bgp_rib_attr_sets(&rib), 0);
     bgp_rib_destroy(&rib);
 }
 
