@@ -4,7 +4,7 @@
 contrail_build_packages="meson ninja-build pkg-config gcc libevent-dev libjansson-dev libsqlite3-dev
     libzookeeper-mt-dev libxml2-dev libssl-dev librabbitmq-dev"
 contrail_test_packages="python3-pytest python3-requests python3-pika zookeeper socat rabbitmq-server
-    etcd-server etcd-client busybox ethtool iproute2 gobgpd"
+    etcd-server etcd-client busybox ethtool iproute2 gobgpd frr"
 
 # contrail_install PACKAGE...: installs the packages that are missing, quietly.
 contrail_install() {
