@@ -409,6 +409,19 @@ dump_table(struct bgp_server *s, struct bgp_peer_out *o, enum bgp_family f)
     bgp_peer_send(o->peer, buf, bgp_update_encode_eor(f, buf));
 }
 
+static size_t
+withdraw_peer(struct bgp_server *s, struct bgp_peer *peer, uint32_t families, bool only_stale)
+{
+    size_t n = 0;
+    for (int f = 0; f < BGP_FAM_N; f++) {
+        struct bgp_table *t = s->mgr->master->tables[f];
+        if (t && (families & (1u << f))) {
+            n += bgp_table_withdraw_source(t, &peer->src, only_stale);
+        }
+    }
+    return n;
+}
+
 static void
 peer_established(struct bgp_peer *peer, void *aux)
 {
@@ -425,21 +438,18 @@ peer_established(struct bgp_peer *peer, void *aux)
         }
     }
     if (o->gr_pending) {
-        LOG_INFO("peer %s back: stale paths wait for End-of-RIB", peer->cfg.name);
-    }
-}
-
-static size_t
-withdraw_peer(struct bgp_server *s, struct bgp_peer *peer, uint32_t families, bool only_stale)
-{
-    size_t n = 0;
-    for (int f = 0; f < BGP_FAM_N; f++) {
-        struct bgp_table *t = s->mgr->master->tables[f];
-        if (t && (families & (1u << f))) {
-            n += bgp_table_withdraw_source(t, &peer->src, only_stale);
+        /* RFC 4724 4.2: families the peer no longer preserves (no F bit now) lose their
+         * stale paths at once; the others wait for the peer's End-of-RIB. */
+        uint32_t drop = o->gr_pending & ~(peer->remote.gr_cap ? peer->remote.gr_forwarding : 0);
+        drop |= o->gr_pending & ~peer->families;
+        size_t n = withdraw_peer(s, peer, drop, true);
+        o->gr_pending &= ~drop;
+        if (!o->gr_pending) {
+            evtimer_del(o->gr_timer);
         }
+        LOG_INFO("peer %s back: %zu stale paths removed, the rest wait for End-of-RIB",
+                 peer->cfg.name, n);
     }
-    return n;
 }
 
 static void
@@ -469,11 +479,11 @@ peer_down(struct bgp_peer *peer, void *aux)
             }
         }
     }
-    /* Graceful restart helper (RFC 4724): keep the paths of the families the peer preserves
-     * (F bit) as stale for its restart time; the rest go now. */
+    /* Graceful restart helper (RFC 4724 4.2): keep the paths of the families listed in the
+     * peer's capability as stale for its restart time; the rest go now. */
     uint32_t keep = 0;
     if (s->cfg.gr_helper && peer->remote.gr_cap && peer->remote.gr_time > 0) {
-        keep = peer->remote.gr_families & peer->remote.gr_forwarding;
+        keep = peer->remote.gr_families;
     }
     size_t stale = 0;
     for (int f = 0; f < BGP_FAM_N; f++) {

@@ -127,7 +127,7 @@ class GoBGP(Daemon):
 
     def __init__(self, workdir, peer_port, asn=LOCAL_AS, peer_as=LOCAL_AS, router_id="10.0.0.2",
                  families=("l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn"),
-                 password=None):
+                 password=None, restart_time=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -135,8 +135,13 @@ class GoBGP(Daemon):
         self.log = self.dir / "gobgpd.log"
         self.stdout_path = self.log
         auth = f'    auth-password = "{password}"\n' if password else ""
+        gr_afi = ('    [neighbors.afi-safis.mp-graceful-restart.config]\n'
+                  '      enabled = true\n') if restart_time else ""
         afis = "".join(f'  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n'
-                       f'      afi-safi-name = "{f}"\n' for f in families)
+                       f'      afi-safi-name = "{f}"\n{gr_afi}' for f in families)
+        if restart_time:
+            afis = (f'  [neighbors.graceful-restart.config]\n    enabled = true\n'
+                    f'    restart-time = {restart_time}\n') + afis
         (self.dir / "gobgpd.toml").write_text(f"""[global.config]
   as = {asn}
   router-id = "{router_id}"

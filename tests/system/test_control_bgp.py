@@ -184,6 +184,53 @@ def test_gobgp_restart_resyncs(pair):
          "GoBGP's route again")
 
 
+def test_graceful_restart_helper(tmp_path):
+    """GoBGP announces graceful restart: when it dies its routes stay, marked stale; when it
+    comes back, End-of-RIB sweeps the ones it did not announce again."""
+    control = Control(tmp_path / "control", routes=ROUTES[:1])
+    gobgp = GoBGP(tmp_path / "gobgp", peer_port=control.bgp_port, restart_time=60,
+                  families=("l3vpn-ipv4-unicast",))
+    control.peers = f"127.0.0.1 port {gobgp.port} as 64512 families inet-vpn"
+    started = []
+    try:
+        gobgp.start()
+        started.append(gobgp)
+        control.start()
+        started.append(control)
+        control.wait_established("127.0.0.1")
+        assert control.neighbor("127.0.0.1")["graceful_restart"]
+        for rd in ("64512:300", "64512:301"):
+            gobgp.cli("global", "rib", "-a", "vpnv4", "add", "203.0.113.0/24", "label", "3000",
+                      "rd", rd, "rt", "64512:300", "nexthop", "198.51.100.9")
+        poll(lambda: len([k for k in control.routes("bgp.l3vpn.0") if "203.0.113" in k]) == 2,
+             10, "GoBGP's two routes")
+        gobgp.kill()
+        poll(lambda: control.neighbor("127.0.0.1")["state"] != "Established", 10,
+             "session down")
+        routes = control.routes("bgp.l3vpn.0")
+        for rd in ("64512:300", "64512:301"):
+            paths = routes[f"{rd}:203.0.113.0/24"]
+            assert paths[0].get("stale") is True, paths
+        assert control.neighbor("127.0.0.1")["paths"] == 2
+
+        # Back, announcing one of the two again: the other goes, the first is fresh.
+        gobgp.start()
+        gobgp.cli("global", "rib", "-a", "vpnv4", "add", "203.0.113.0/24", "label", "3001",
+                  "rd", "64512:300", "rt", "64512:300", "nexthop", "198.51.100.9")
+        control.wait_established("127.0.0.1")
+
+        def swept():
+            r = control.routes("bgp.l3vpn.0")
+            p = r.get("64512:300:203.0.113.0/24")
+            return ("64512:301:203.0.113.0/24" not in r and p and not p[0].get("stale")
+                    and p[0]["label"] == 3001)
+        poll(swept, 20, "stale route swept, the announced one fresh")
+    finally:
+        problems = [p for p in (d.stop() for d in reversed(started)) if p]
+        if problems:
+            pytest.fail("; ".join(problems) + "\n" + control.diagnostics())
+
+
 def test_md5(tmp_path):
     control = Control(tmp_path / "control", routes=ROUTES[:1])
     gobgp = GoBGP(tmp_path / "gobgp", peer_port=control.bgp_port, password="s3cret-key")
