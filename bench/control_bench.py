@@ -12,11 +12,11 @@ l3vpn-ipv4-unicast).  For each run it records:
   memory    (RSS when all N are in - RSS before the session) / N;
   CPU       user + system time of the receiver over the run (/proc/PID/stat).
 
-How "all N routes installed" is read, each in O(1) on the receiver's side so that polling does
-not slow it down: contrail-control's /Snh_ShowRouteSummaryReq (prefixes and paths of
-bgp.l3vpn.0); BIRD's `show protocols all` (the channel's "N imported") on its control socket;
-`gobgp global rib -a vpnv4 summary`.  After the clock stops, the table itself is counted once
-(`show route count`, GoBGP's summary, our summary's paths) and must hold exactly N.
+How "all N routes installed" is read: contrail-control's /Snh_ShowRouteSummaryReq (prefixes
+of bgp.l3vpn.0) and BIRD's `show protocols all` (the channel's "N imported", on its control
+socket), both O(1) for the receiver; `gobgp global rib -a vpnv4 summary`, which walks GoBGP's
+table (wait_installed keeps its cost down).  After the clock stops, the table itself is counted
+once (`show route count`, GoBGP's summary, our summary's paths) and must hold exactly N.
 
 The table shows medians over the repetitions and ratios against BIRD and GoBGP; a `RESULT`
 line per (receiver, N) carries the same figures as key=value pairs.  Every process started here
