@@ -5,6 +5,8 @@ contrail_build_packages="meson ninja-build pkg-config gcc libevent-dev libjansso
     libzookeeper-mt-dev libxml2-dev libssl-dev librabbitmq-dev"
 contrail_test_packages="python3-pytest python3-requests python3-pika zookeeper socat rabbitmq-server
     etcd-server etcd-client busybox ethtool iproute2 gobgpd frr"
+# Benchmarks only (bench/control_bench.sh installs them; CI does not run benchmarks).
+contrail_bench_packages="bird2 gobgpd linux-perf"
 
 # contrail_install PACKAGE...: installs the packages that are missing, quietly.
 contrail_install() {
