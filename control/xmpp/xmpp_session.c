@@ -301,7 +301,7 @@ xmpp_session_close(struct xmpp_session *s, const char *condition, const char *re
         /* Client between attempts or connecting: nothing to close but the attempt. */
         return;
     }
-    session_close(s, condition, NULL, reason ? reason : "closed locally");
+    session_close(s, condition, reason, reason ? reason : "closed locally");
 }
 
 static void

@@ -108,8 +108,8 @@ struct xmpp_session *xmpp_client_create(struct event_base *base, const struct so
 /* --- Either ------------------------------------------------------------------------------ */
 
 /* Closes the connection: sends a <stream:error> with CONDITION when not NULL (e.g.
- * "policy-violation", "not-authorized"), then </stream:stream>, and flushes.  REASON is what
- * the down hook and xmpp_session_last_reason report.  The down hook runs before this returns
+ * "policy-violation", "not-authorized") and REASON as its text, then </stream:stream>, and
+ * flushes.  REASON is also what the down hook and xmpp_session_last_reason report.  The down hook runs before this returns
  * (if the session was Established).  A server session is freed (at once, or when the hook
  * that called this returns); a client reconnects after its backoff.  Safe to call from any
  * hook, and on a session that is already closing. */
