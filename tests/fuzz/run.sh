@@ -5,7 +5,7 @@
 # usage: tests/fuzz/run.sh [SECONDS] [TARGET...]
 #   SECONDS   time per target (default 20)
 #   TARGET    schema_validate conf ipaddr http_json ipam schema_load vnc_ifmap vr_packet
-#             vr_control bgp_msg (default: all)
+#             vr_control bgp_msg xmpp (default: all)
 # environment: FUZZ_BUILD_DIR (default /tmp/build-fuzz), FUZZ_WORK_DIR (default
 #   /tmp/fuzz-work: grown corpora, crash artifacts and logs).
 # Exits non-zero if a target found a crash, a leak or undefined behaviour.
@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(schema_validate conf ipaddr http_json ipam schema_load vnc_ifmap vr_packet vr_control bgp_msg)
+[ ${#targets[@]} -eq 0 ] && targets=(schema_validate conf ipaddr http_json ipam schema_load vnc_ifmap vr_packet vr_control bgp_msg xmpp)
 build=${FUZZ_BUILD_DIR:-/tmp/build-fuzz}
 work=${FUZZ_WORK_DIR:-/tmp/fuzz-work}
 
