@@ -17,6 +17,7 @@ static MEM_TYPE(mem_type_cfg_graph, "cfg_graph");
 struct cfg_graph {
     const struct schema *schema;
     struct hmap objects;
+    struct hmap by_uuid;            /* cfg_obj.uuid_node, existing objects. */
     struct list *by_type;           /* schema->n_idents lists. */
     cfg_graph_change_fn *changed;
     void *aux;
@@ -28,6 +29,7 @@ cfg_graph_create(const struct schema *schema, cfg_graph_change_fn *changed, void
     struct cfg_graph *g = mem_zalloc(&mem_type_cfg_graph, sizeof *g);
     g->schema = schema;
     hmap_init(&g->objects);
+    hmap_init(&g->by_uuid);
     g->by_type = mem_zalloc(&mem_type_cfg_graph, schema->n_idents * sizeof *g->by_type);
     for (size_t i = 0; i < schema->n_idents; i++) {
         list_init(&g->by_type[i]);
@@ -50,6 +52,9 @@ static void
 obj_free(struct cfg_graph *g, struct cfg_obj *o)
 {
     hmap_remove(&g->objects, &o->node);
+    if (o->uuid[0]) {
+        hmap_remove(&g->by_uuid, &o->uuid_node);
+    }
     list_remove(&o->type_node);
     list_remove(&o->child_node);
     json_decref(o->fq_name);
@@ -88,6 +93,7 @@ cfg_graph_destroy(struct cfg_graph *g)
     }
     cfg_graph_clear(g);
     hmap_destroy(&g->objects);
+    hmap_destroy(&g->by_uuid);
     mem_free(&mem_type_cfg_graph, g->by_type);
     mem_free(&mem_type_cfg_graph, g);
 }
@@ -110,6 +116,18 @@ cfg_graph_find(const struct cfg_graph *g, const struct schema_ident *id, const c
     struct cfg_obj *o;
     HMAP_FOR_EACH_WITH_HASH (o, node, obj_hash(id, fq_str), &g->objects) {
         if (o->ident == id && !strcmp(o->fq_str, fq_str)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+struct cfg_obj *
+cfg_graph_find_uuid(const struct cfg_graph *g, const char *uuid)
+{
+    struct cfg_obj *o;
+    HMAP_FOR_EACH_WITH_HASH (o, uuid_node, hash_string(uuid, 0), &g->by_uuid) {
+        if (!strcmp(o->uuid, uuid)) {
             return o;
         }
     }
@@ -188,7 +206,16 @@ void
 cfg_graph_set_uuid(struct cfg_graph *g, struct cfg_obj *o, const char *uuid)
 {
     bool existed = cfg_obj_exists(o);
+    if (!strcmp(o->uuid, uuid ? uuid : "")) {
+        return;
+    }
+    if (existed) {
+        hmap_remove(&g->by_uuid, &o->uuid_node);
+    }
     snprintf(o->uuid, sizeof o->uuid, "%s", uuid ? uuid : "");
+    if (o->uuid[0]) {
+        hmap_insert(&g->by_uuid, &o->uuid_node, hash_string(o->uuid, 0));
+    }
     if (existed != cfg_obj_exists(o)) {
         g->changed(g->aux, o, CFG_CHANGE_EXISTS, NULL, NULL);
     }
@@ -385,4 +412,67 @@ cfg_graph_apply(struct cfg_graph *g, const struct ifmap_client_item *it)
         }
     }
     return bad;
+}
+
+static MEM_TYPE(mem_type_cfg_obj_set, "cfg_obj_set");
+
+static uint32_t
+ptr_hash(const void *p)
+{
+    return hash_bytes(&p, sizeof p, 0);
+}
+
+void
+cfg_obj_set_init(struct cfg_obj_set *s)
+{
+    hmap_init(&s->map);
+}
+
+static struct cfg_obj_set_node *
+set_find(const struct cfg_obj_set *s, const struct cfg_obj *o)
+{
+    struct cfg_obj_set_node *n;
+    HMAP_FOR_EACH_WITH_HASH (n, node, ptr_hash(o), &s->map) {
+        if (n->obj == o) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+bool
+cfg_obj_set_add(struct cfg_obj_set *s, struct cfg_obj *o)
+{
+    if (set_find(s, o)) {
+        return false;
+    }
+    struct cfg_obj_set_node *n = mem_zalloc(&mem_type_cfg_obj_set, sizeof *n);
+    n->obj = o;
+    o->busy++;
+    hmap_insert(&s->map, &n->node, ptr_hash(o));
+    return true;
+}
+
+bool
+cfg_obj_set_contains(const struct cfg_obj_set *s, const struct cfg_obj *o)
+{
+    return set_find(s, o) != NULL;
+}
+
+void
+cfg_obj_set_clear(struct cfg_obj_set *s, struct cfg_graph *g)
+{
+    struct cfg_obj_set_node *n;
+    HMAP_FOR_EACH_SAFE (n, node, &s->map) {
+        hmap_remove(&s->map, &n->node);
+        n->obj->busy--;
+        cfg_graph_maybe_free(g, n->obj);
+        mem_free(&mem_type_cfg_obj_set, n);
+    }
+}
+
+void
+cfg_obj_set_destroy(struct cfg_obj_set *s)
+{
+    hmap_destroy(&s->map);
 }

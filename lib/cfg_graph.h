@@ -24,6 +24,7 @@
 
 struct cfg_obj {
     struct hmap_node node;          /* In cfg_graph's objects, by type and fq_str. */
+    struct hmap_node uuid_node;     /* In cfg_graph's uuid index while the object exists. */
     struct list type_node;          /* In the per-type list. */
     const struct schema_ident *ident;
     char *fq_str;                   /* "default-domain:admin:vn1". */
@@ -76,6 +77,8 @@ size_t cfg_graph_apply(struct cfg_graph *, const struct ifmap_client_item *);
 const struct schema *cfg_graph_schema(const struct cfg_graph *);
 struct cfg_obj *cfg_graph_find(const struct cfg_graph *, const struct schema_ident *,
                                const char *fq_str);
+/* The existing object whose uuid is UUID, or NULL. */
+struct cfg_obj *cfg_graph_find_uuid(const struct cfg_graph *, const char *uuid);
 /* Finds or creates (as a placeholder that does not exist yet) the object. */
 struct cfg_obj *cfg_graph_locate(struct cfg_graph *, const struct schema_ident *,
                                  const json_t *fq_name);
@@ -102,5 +105,29 @@ void cfg_graph_forget(struct cfg_graph *, struct cfg_obj *);
 bool cfg_graph_maybe_free(struct cfg_graph *, struct cfg_obj *);
 
 struct cfg_ref *cfg_obj_find_ref(const struct cfg_obj *from, const struct cfg_obj *to);
+
+/* A set of objects a user holds on to between a change and the time it acts on it (a dirty
+ * set): each member is held (busy) while in the set, so the graph does not free it.  Clear
+ * it before cfg_graph_clear(), which frees every object regardless. */
+struct cfg_obj_set {
+    struct hmap map;                /* struct cfg_obj_set_node. */
+};
+
+struct cfg_obj_set_node {
+    struct hmap_node node;
+    struct cfg_obj *obj;
+};
+
+void cfg_obj_set_init(struct cfg_obj_set *);
+/* Adds O (held).  Returns false if it was there already. */
+bool cfg_obj_set_add(struct cfg_obj_set *, struct cfg_obj *o);
+bool cfg_obj_set_contains(const struct cfg_obj_set *, const struct cfg_obj *o);
+static inline size_t cfg_obj_set_count(const struct cfg_obj_set *s) { return hmap_count(&s->map); }
+/* Empties the set, releasing each member (which G frees if nothing else describes it). */
+void cfg_obj_set_clear(struct cfg_obj_set *, struct cfg_graph *g);
+/* Frees the set's memory; it must be empty (cfg_obj_set_clear()). */
+void cfg_obj_set_destroy(struct cfg_obj_set *);
+/* Iterates over the members: NODE is a struct cfg_obj_set_node *. */
+#define CFG_OBJ_SET_FOR_EACH(NODE, SET) HMAP_FOR_EACH (NODE, node, &(SET)->map)
 
 #endif
