@@ -28,10 +28,11 @@
  * straight to the far end.  Added to the R3.x list, as later releases had them:
  *   virtual-network -> network-policy, qos-config; virtual-machine-interface -> qos-config,
  *   service-health-check.
- * Types the schema does not have are skipped.  Only existing objects are reachable, and a
- * virtual machine subscribed by uuid counts as linked to the virtual-router (as the original
- * added a virtual-router-virtual-machine link for it).  A link is sent when both of its ends
- * are sent, whatever its type.
+ * Types the schema does not have are skipped.  Only existing objects are reachable.  A
+ * virtual machine subscribed by uuid is a start of the walk too (the original added a
+ * virtual-router-virtual-machine link for it in its own graph; here no such link is sent
+ * unless the virtual-router refers to the VM).  A link is sent when both of its ends are sent,
+ * whatever its type.
  *
  * Messages: <config> elements holding <update> and <delete> blocks, at most 16 objects (nodes
  * or links) per <config> (kObjectsPerMessage):
@@ -76,9 +77,9 @@ void ctl_agent_config_destroy(struct ctl_agent_config *);
 
 /* AGENT (its XMPP name) subscribes to its virtual-router VR_NAME, the fq name after
  * "virtual-router:" ("default-global-system-config:compute1").  The agent's config is sent
- * at the next flush (when the graph is synced).  A new VR subscription of a known agent
- * replaces the old one (the agent starts over: deletes for what the new one lacks).
- * Returns 0, or EINVAL for an empty name. */
+ * at the next flush (when the graph is synced).  A subscription of a known agent to another
+ * virtual-router replaces the old one (the next flush sends the difference).  Returns 0,
+ * EEXIST when the agent is subscribed to VR_NAME already, or EINVAL for an empty name. */
 int ctl_agent_config_subscribe_vr(struct ctl_agent_config *, const char *agent,
                                   const char *vr_name);
 /* Forgets AGENT (its channel is gone; nothing is sent).  Returns 0 or ENOENT. */
