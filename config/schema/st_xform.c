@@ -10,7 +10,7 @@
 #include "log.h"
 #include "mem.h"
 #include "st_api.h"
-#include "st_graph.h"
+#include "cfg_graph.h"
 #include "st_rtalloc.h"
 #include "st_rules.h"
 
@@ -25,7 +25,7 @@ static MEM_TYPE(mem_type_st_xform, "st_xform");
 #define RETRY_MS 1000
 #define LR_OWNER "logical-router:"   /* Allocator owner keys of logical routers. */
 
-/* Per-network state (st_obj.xf of a virtual-network). */
+/* Per-network state (cfg_obj.user of a virtual-network). */
 struct st_vn {
     json_t *conns;              /* Sorted network names its pass rules reach ("*": any). */
     json_t *rt_both, *rt_import, *rt_export;    /* User route targets, normalized. */
@@ -50,7 +50,7 @@ struct st_op {
     struct list node;           /* In x->ops (freed with the transformer). */
     struct st_xform *x;
     uint64_t generation;        /* The graph generation OBJ belongs to. */
-    struct st_obj *obj;         /* Held (busy) while the write is in flight. */
+    struct cfg_obj *obj;         /* Held (busy) while the write is in flight. */
     enum { OP_CREATE, OP_UPDATE, OP_DELETE, OP_LOOKUP } kind;
     char *type;
     json_t *body;               /* What was written. */
@@ -62,7 +62,7 @@ struct st_xform {
     const struct schema *schema;
     struct st_api *api;
     struct list ops;            /* Every st_op alive: queued, in flight or waiting to retry. */
-    struct st_graph *graph;
+    struct cfg_graph *graph;
     struct st_xform_config cfg;
     const struct schema_ident *vn_id, *ri_id, *rt_id, *acl_id, *pol_id, *sg_id, *gsc_id;
     const struct schema_ident *lr_id, *vmi_id, *si_id, *stmpl_id, *vm_id, *iip_id, *pt_id;
@@ -99,18 +99,18 @@ struct st_xform {
     uint64_t n_ops;             /* Writes not finished (in flight or waiting to retry). */
 };
 
-static void enqueue(struct st_xform *, struct st_obj *);
+static void enqueue(struct st_xform *, struct cfg_obj *);
 static void enqueue_name(struct st_xform *, const struct schema_ident *, const char *fq_str);
 static void enqueue_rt(struct st_xform *, const char *name);
 static void maybe_activate(struct st_xform *);
-static void vn_chains_update(struct st_xform *, struct st_obj *vn, const json_t *chains);
-static void graph_changed(void *aux, struct st_obj *, enum st_change, const char *field,
-                          struct st_obj *other);
+static void vn_chains_update(struct st_xform *, struct cfg_obj *vn, const json_t *chains);
+static void graph_changed(void *aux, struct cfg_obj *, enum cfg_change, const char *field,
+                          struct cfg_obj *other);
 
 /* ---- Small helpers. ---- */
 
 static const char *
-last_name(const struct st_obj *o)
+last_name(const struct cfg_obj *o)
 {
     size_t n = json_array_size(o->fq_name);
     return n ? json_string_value(json_array_get(o->fq_name, n - 1)) : "";
@@ -137,25 +137,25 @@ json_has_str(const json_t *arr, const char *s)
     return false;
 }
 
-static struct st_obj *
+static struct cfg_obj *
 find(const struct st_xform *x, const struct schema_ident *id, const char *fq_str)
 {
-    return st_graph_find(x->graph, id, fq_str);
+    return cfg_graph_find(x->graph, id, fq_str);
 }
 
 static bool
-is_vn_parent(const struct st_obj *ri)
+is_vn_parent(const struct cfg_obj *ri)
 {
-    return ri->parent && st_obj_exists(ri->parent);
+    return ri->parent && cfg_obj_exists(ri->parent);
 }
 
 /* The primary routing instance of network VN, or NULL. */
-static struct st_obj *
-primary_ri(const struct st_xform *x, const struct st_obj *vn)
+static struct cfg_obj *
+primary_ri(const struct st_xform *x, const struct cfg_obj *vn)
 {
-    struct st_obj *c;
+    struct cfg_obj *c;
     LIST_FOR_EACH (c, child_node, &vn->children) {
-        if (c->ident == x->ri_id && st_obj_exists(c)
+        if (c->ident == x->ri_id && cfg_obj_exists(c)
             && json_is_true(json_object_get(c->props, "routing_instance_is_default"))) {
             return c;
         }
@@ -165,7 +165,7 @@ primary_ri(const struct st_xform *x, const struct st_obj *vn)
 
 /* Whether RI looks like a service chain's instance ("<vn>:service-<uuid>-<si>"). */
 static bool
-is_service_ri(const struct st_xform *x, const struct st_obj *ri)
+is_service_ri(const struct st_xform *x, const struct cfg_obj *ri)
 {
     return ri->ident == x->ri_id && ri->parent && ri->parent->ident == x->vn_id
            && !strncmp(last_name(ri), "service-", 8)
@@ -173,14 +173,14 @@ is_service_ri(const struct st_xform *x, const struct st_obj *ri)
 }
 
 static bool
-no_rt_network(const struct st_obj *vn)
+no_rt_network(const struct cfg_obj *vn)
 {
     return !strcmp(vn->fq_str, IP_FABRIC_VN) || !strcmp(vn->fq_str, LINK_LOCAL_VN);
 }
 
 /* The project part of an fq_name string ("a:b" of "a:b:c"). */
 static bool
-same_project(const struct st_obj *a, const struct st_obj *b)
+same_project(const struct cfg_obj *a, const struct cfg_obj *b)
 {
     return a->parent && a->parent == b->parent;
 }
@@ -214,7 +214,7 @@ user_rts_add(struct st_xform *x, const json_t *names, int delta)
 }
 
 static void
-rev_update(struct st_xform *x, const struct st_obj *vn, const json_t *old, const json_t *new_)
+rev_update(struct st_xform *x, const struct cfg_obj *vn, const json_t *old, const json_t *new_)
 {
     size_t i;
     json_t *v;
@@ -241,9 +241,9 @@ rev_update(struct st_xform *x, const struct st_obj *vn, const json_t *old, const
 }
 
 static void
-vn_state_free(struct st_xform *x, struct st_obj *vn)
+vn_state_free(struct st_xform *x, struct cfg_obj *vn)
 {
-    struct st_vn *s = vn->xf;
+    struct st_vn *s = vn->user;
     if (!s) {
         return;
     }
@@ -258,13 +258,13 @@ vn_state_free(struct st_xform *x, struct st_obj *vn)
     json_decref(s->policies);
     json_decref(s->chains);
     mem_free(&mem_type_st_xform, s);
-    vn->xf = NULL;
+    vn->user = NULL;
 }
 
 static void
-lr_state_free(struct st_xform *x, struct st_obj *lr)
+lr_state_free(struct st_xform *x, struct cfg_obj *lr)
 {
-    struct st_lr *s = lr->xf;
+    struct st_lr *s = lr->user;
     if (!s) {
         return;
     }
@@ -289,28 +289,28 @@ lr_state_free(struct st_xform *x, struct st_obj *lr)
     json_decref(s->vns);
     json_decref(s->rts);
     mem_free(&mem_type_st_xform, s);
-    lr->xf = NULL;
+    lr->user = NULL;
 }
 
 /* Drops the derived-state caches (before a rebuild, or when the graph goes). */
 static void
 reset_state(struct st_xform *x)
 {
-    struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->vn_id)) {
+    struct cfg_obj *o;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->vn_id)) {
         vn_state_free(x, o);
     }
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->sg_id)) {
-        mem_free(&mem_type_st_xform, o->xf);
-        o->xf = NULL;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->sg_id)) {
+        mem_free(&mem_type_st_xform, o->user);
+        o->user = NULL;
     }
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->lr_id)) {
         lr_state_free(x, o);
     }
     struct list *qs[] = { &x->q1, &x->q2 };
     for (size_t i = 0; i < 2; i++) {
         while (!list_is_empty(qs[i])) {
-            o = CONTAINER_OF(list_pop_front(qs[i]), struct st_obj, queue_node);
+            o = CONTAINER_OF(list_pop_front(qs[i]), struct cfg_obj, queue_node);
             o->queued = false;
         }
     }
@@ -330,7 +330,7 @@ reset_state(struct st_xform *x)
 static uint32_t
 graph_asn(const struct st_xform *x)
 {
-    struct st_obj *g = find(x, x->gsc_id, DEFAULT_GSC);
+    struct cfg_obj *g = find(x, x->gsc_id, DEFAULT_GSC);
     json_t *v = g ? json_object_get(g->props, "autonomous_system") : NULL;
     return json_is_integer(v) && json_integer_value(v) > 0 ? (uint32_t) json_integer_value(v)
                                                            : DEFAULT_ASN;
@@ -339,7 +339,7 @@ graph_asn(const struct st_xform *x)
 /* The user route targets of network VN (its own props), normalized as the original:
  * a target both imported and exported is a "both" one. */
 static void
-vn_user_rts(const struct st_obj *vn, json_t **both, json_t **imp, json_t **exp)
+vn_user_rts(const struct cfg_obj *vn, json_t **both, json_t **imp, json_t **exp)
 {
     static const char *const props[3] = { "route_target_list", "import_route_target_list",
                                           "export_route_target_list" };
@@ -382,7 +382,7 @@ vn_user_rts(const struct st_obj *vn, json_t **both, json_t **imp, json_t **exp)
 static int
 obj_cmp(const void *a, const void *b)
 {
-    return strcmp((*(struct st_obj *const *) a)->fq_str, (*(struct st_obj *const *) b)->fq_str);
+    return strcmp((*(struct cfg_obj *const *) a)->fq_str, (*(struct cfg_obj *const *) b)->fq_str);
 }
 
 static int
@@ -397,15 +397,15 @@ str_cmp(const void *a, const void *b)
 static void
 rebuild_allocator(struct st_xform *x)
 {
-    struct st_obj *o;
+    struct cfg_obj *o;
     size_t n_ri = 0;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->ri_id)) {
         n_ri++;
     }
-    struct st_obj **ris = mem_zalloc(&mem_type_st_xform, (n_ri + 1) * sizeof *ris);
+    struct cfg_obj **ris = mem_zalloc(&mem_type_st_xform, (n_ri + 1) * sizeof *ris);
     n_ri = 0;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->ri_id)) {
-        if (st_obj_exists(o) && is_vn_parent(o)
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->ri_id)) {
+        if (cfg_obj_exists(o) && is_vn_parent(o)
             && (json_is_true(json_object_get(o->props, "routing_instance_is_default"))
                 || is_service_ri(x, o))
             && !no_rt_network(o->parent)) {
@@ -417,7 +417,7 @@ rebuild_allocator(struct st_xform *x)
         json_t *both, *imp, *exp;
         vn_user_rts(ris[i]->parent, &both, &imp, &exp);
         uint32_t best = 0;
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &ris[i]->refs) {
             if (r->to->ident != x->rt_id || json_has_str(both, r->to->fq_str)
                 || json_has_str(imp, r->to->fq_str) || json_has_str(exp, r->to->fq_str)) {
@@ -439,11 +439,11 @@ rebuild_allocator(struct st_xform *x)
     }
     mem_free(&mem_type_st_xform, ris);
     /* Logical routers keep the target they refer to (configured ones are below 8000000). */
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->lr_id)) {
-        if (!st_obj_exists(o)) {
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->lr_id)) {
+        if (!cfg_obj_exists(o)) {
             continue;
         }
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &o->refs) {
             uint32_t asn, n = r->to->ident == x->rt_id ? st_rtalloc_parse(r->to->fq_str, &asn)
                                                        : 0;
@@ -461,13 +461,13 @@ rebuild_allocator(struct st_xform *x)
 /* ---- The work queue. ---- */
 
 static bool
-first_pass(const struct st_xform *x, const struct st_obj *o)
+first_pass(const struct st_xform *x, const struct cfg_obj *o)
 {
     return o->ident == x->vn_id || o->ident == x->sg_id || o->ident == x->lr_id;
 }
 
 static void
-enqueue(struct st_xform *x, struct st_obj *o)
+enqueue(struct st_xform *x, struct cfg_obj *o)
 {
     if (!x->active || o->queued) {
         return;
@@ -485,7 +485,7 @@ enqueue(struct st_xform *x, struct st_obj *o)
 static void
 enqueue_name(struct st_xform *x, const struct schema_ident *id, const char *fq_str)
 {
-    struct st_obj *o = find(x, id, fq_str);
+    struct cfg_obj *o = find(x, id, fq_str);
     if (o) {
         enqueue(x, o);
     }
@@ -494,8 +494,8 @@ enqueue_name(struct st_xform *x, const struct schema_ident *id, const char *fq_s
 static void
 enqueue_all(struct st_xform *x, const struct schema_ident *id)
 {
-    struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, id)) {
+    struct cfg_obj *o;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, id)) {
         enqueue(x, o);
     }
 }
@@ -505,10 +505,10 @@ static void
 enqueue_rt(struct st_xform *x, const char *name)
 {
     json_t *fq = xjson_pack("[s]", name);
-    struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
+    struct cfg_obj *rt = cfg_graph_locate(x->graph, x->rt_id, fq);
     json_decref(fq);
     enqueue(x, rt);
-    st_graph_maybe_free(x->graph, rt);
+    cfg_graph_maybe_free(x->graph, rt);
 }
 
 static bool
@@ -539,8 +539,8 @@ rt_reg_del(struct st_xform *x, const char *name)
 static void
 enqueue_vn_ri(struct st_xform *x, const char *name)
 {
-    struct st_obj *vn = find(x, x->vn_id, name);
-    struct st_obj *ri = vn ? primary_ri(x, vn) : NULL;
+    struct cfg_obj *vn = find(x, x->vn_id, name);
+    struct cfg_obj *ri = vn ? primary_ri(x, vn) : NULL;
     if (ri) {
         enqueue(x, ri);
     }
@@ -563,7 +563,7 @@ may_write(struct st_xform *x)
 }
 
 static struct st_op *
-op_new(struct st_xform *x, struct st_obj *o, int kind, const char *type, json_t *body)
+op_new(struct st_xform *x, struct cfg_obj *o, int kind, const char *type, json_t *body)
 {
     struct st_op *op = mem_zalloc(&mem_type_st_xform, sizeof *op);
     op->x = x;
@@ -580,7 +580,7 @@ op_new(struct st_xform *x, struct st_obj *o, int kind, const char *type, json_t 
 }
 
 static void
-op_wait(struct st_op *op, const struct st_obj *o)
+op_wait(struct st_op *op, const struct cfg_obj *o)
 {
     json_array_append_new(op->waiters, xjson_pack("[ss]", o->ident->name, o->fq_str));
 }
@@ -603,8 +603,8 @@ retry_fire(evutil_socket_t fd, short what, void *aux)
     struct st_xform *x = op->x;
     if (op->generation == x->generation) {
         op->obj->busy--;
-        if (op->obj->xf == op) {
-            op->obj->xf = NULL;
+        if (op->obj->user == op) {
+            op->obj->user = NULL;
         }
         size_t i;
         json_t *w;
@@ -612,7 +612,7 @@ retry_fire(evutil_socket_t fd, short what, void *aux)
             enqueue_name(x, schema_ident(x->schema, json_string_value(json_array_get(w, 0))),
                          json_string_value(json_array_get(w, 1)));
         }
-        st_graph_maybe_free(x->graph, op->obj);
+        cfg_graph_maybe_free(x->graph, op->obj);
     }
     op_free(op);
 }
@@ -633,8 +633,8 @@ op_finish(struct st_op *op, bool retry)
         return;
     }
     op->obj->busy--;
-    if (op->obj->xf == op) {
-        op->obj->xf = NULL;
+    if (op->obj->user == op) {
+        op->obj->user = NULL;
     }
     size_t i;
     json_t *w;
@@ -642,13 +642,13 @@ op_finish(struct st_op *op, bool retry)
         enqueue_name(x, schema_ident(x->schema, json_string_value(json_array_get(w, 0))),
                      json_string_value(json_array_get(w, 1)));
     }
-    st_graph_maybe_free(x->graph, op->obj);
+    cfg_graph_maybe_free(x->graph, op->obj);
     op_free(op);
 }
 
 /* Applies the properties and ref lists of BODY (as written) to O. */
 static void
-apply_body(struct st_xform *x, struct st_obj *o, const json_t *body)
+apply_body(struct st_xform *x, struct cfg_obj *o, const json_t *body)
 {
     const char *k;
     json_t *v;
@@ -659,7 +659,7 @@ apply_body(struct st_xform *x, struct st_obj *o, const json_t *body)
         const struct schema_link *l = schema_ident_ref(o->ident, k);
         if (l) {
             /* The list replaces all refs to that type. */
-            struct st_ref *r;
+            struct cfg_ref *r;
             LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
                 if (r->to->ident != l->to) {
                     continue;
@@ -671,17 +671,17 @@ apply_body(struct st_xform *x, struct st_obj *o, const json_t *body)
                     keep |= json_equal(json_object_get(e, "to"), r->to->fq_name);
                 }
                 if (!keep) {
-                    st_graph_del_ref(x->graph, o, r->to);
+                    cfg_graph_del_ref(x->graph, o, r->to);
                 }
             }
             size_t i;
             json_t *e;
             json_array_foreach (v, i, e) {
-                struct st_obj *t = st_graph_locate(x->graph, l->to, json_object_get(e, "to"));
-                st_graph_set_ref(x->graph, o, t, json_object_get(e, "attr"));
+                struct cfg_obj *t = cfg_graph_locate(x->graph, l->to, json_object_get(e, "to"));
+                cfg_graph_set_ref(x->graph, o, t, json_object_get(e, "attr"));
             }
         } else if (schema_ident_prop(o->ident, k)) {
-            st_graph_set_prop(x->graph, o, k, v);
+            cfg_graph_set_prop(x->graph, o, k, v);
         }
     }
 }
@@ -699,8 +699,8 @@ lookup_answered(void *aux, int status, const json_t *reply, const char *text)
         if (uuid && op->obj->ident == x->rt_id) {
             rt_reg_add(x, op->obj->fq_str, uuid);
         }
-        if (uuid && !st_obj_exists(op->obj)) {
-            st_graph_set_uuid(x->graph, op->obj, uuid);
+        if (uuid && !cfg_obj_exists(op->obj)) {
+            cfg_graph_set_uuid(x->graph, op->obj, uuid);
         }
     }
     op_finish(op, status != 200);
@@ -715,7 +715,7 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
         op_free(op);
         return;
     }
-    struct st_obj *o = op->obj;
+    struct cfg_obj *o = op->obj;
     if (status == 200) {
         switch (op->kind) {
         case OP_CREATE: {
@@ -725,15 +725,15 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
             if (pt) {
                 json_t *pfq = json_deep_copy(o->fq_name);
                 json_array_remove(pfq, json_array_size(pfq) - 1);
-                st_graph_set_parent(x->graph, o,
-                                    st_graph_locate(x->graph, schema_ident(x->schema, pt), pfq));
+                cfg_graph_set_parent(x->graph, o,
+                                     cfg_graph_locate(x->graph, schema_ident(x->schema, pt), pfq));
                 json_decref(pfq);
             }
             apply_body(x, o, op->body);
             if (uuid && o->ident == x->rt_id) {
                 rt_reg_add(x, o->fq_str, uuid);
             }
-            st_graph_set_uuid(x->graph, o, uuid ? uuid : "00000000-0000-0000-0000-000000000000");
+            cfg_graph_set_uuid(x->graph, o, uuid ? uuid : "00000000-0000-0000-0000-000000000000");
             break;
         }
         case OP_UPDATE:
@@ -743,7 +743,7 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
             if (o->ident == x->rt_id) {
                 rt_reg_del(x, o->fq_str);
             }
-            st_graph_forget(x->graph, o);
+            cfg_graph_forget(x->graph, o);
             break;
         case OP_LOOKUP:
             break;
@@ -758,7 +758,7 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
         if (o->ident == x->rt_id) {
             rt_reg_del(x, o->fq_str);
         }
-        st_graph_forget(x->graph, o);
+        cfg_graph_forget(x->graph, o);
         op_finish(op, false);
     } else if (status == 409 && op->kind == OP_DELETE) {
         /* Still referred to by something we do not see: leave it. */
@@ -771,8 +771,8 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
         json_t *e;
         json_array_foreach (json_object_get(op->body, "route_target_refs"), i, e) {
             const char *name = json_string_value(json_array_get(json_object_get(e, "to"), 0));
-            struct st_obj *rt = name ? find(x, x->rt_id, name) : NULL;
-            if (name && (!rt || !st_obj_exists(rt))) {
+            struct cfg_obj *rt = name ? find(x, x->rt_id, name) : NULL;
+            if (name && (!rt || !cfg_obj_exists(rt))) {
                 rt_reg_del(x, name);
             }
         }
@@ -788,7 +788,7 @@ op_answered(void *aux, int status, const json_t *reply, const char *text)
 
 /* Writes: each returns the op (for waiters), or NULL when nothing was sent. */
 static struct st_op *
-write_create(struct st_xform *x, struct st_obj *o, json_t *body, const struct st_obj *waiter)
+write_create(struct st_xform *x, struct cfg_obj *o, json_t *body, const struct cfg_obj *waiter)
 {
     if (!may_write(x)) {
         json_decref(body);
@@ -804,7 +804,7 @@ write_create(struct st_xform *x, struct st_obj *o, json_t *body, const struct st
 }
 
 static void
-write_update(struct st_xform *x, struct st_obj *o, json_t *body, const struct st_obj *waiter)
+write_update(struct st_xform *x, struct cfg_obj *o, json_t *body, const struct cfg_obj *waiter)
 {
     if (!may_write(x)) {
         json_decref(body);
@@ -816,8 +816,8 @@ write_update(struct st_xform *x, struct st_obj *o, json_t *body, const struct st
 }
 
 static void
-write_delete_uuid(struct st_xform *x, struct st_obj *o, const char *uuid,
-                  const struct st_obj *waiter)
+write_delete_uuid(struct st_xform *x, struct cfg_obj *o, const char *uuid,
+                  const struct cfg_obj *waiter)
 {
     if (!may_write(x)) {
         return;
@@ -828,7 +828,7 @@ write_delete_uuid(struct st_xform *x, struct st_obj *o, const char *uuid,
 }
 
 static void
-write_delete(struct st_xform *x, struct st_obj *o, const struct st_obj *waiter)
+write_delete(struct st_xform *x, struct cfg_obj *o, const struct cfg_obj *waiter)
 {
     write_delete_uuid(x, o, o->uuid, waiter);
 }
@@ -841,7 +841,7 @@ struct acl_want {
 };
 
 static uint64_t
-acl_hash_of(const struct st_obj *acl)
+acl_hash_of(const struct cfg_obj *acl)
 {
     json_t *h = json_object_get(acl->props, "access_control_list_hash");
     return json_is_integer(h) ? (uint64_t) json_integer_value(h) : 0;
@@ -850,13 +850,13 @@ acl_hash_of(const struct st_obj *acl)
 /* Makes PARENT's ACL children what WANTS says: creates, rewrites (when the hash differs) and
  * deletes (ACLs not wanted, stray children). */
 static void
-reconcile_acls(struct st_xform *x, struct st_obj *parent, const struct acl_want *wants,
+reconcile_acls(struct st_xform *x, struct cfg_obj *parent, const struct acl_want *wants,
                size_t n)
 {
     bool seen[4] = { false };
-    struct st_obj *c;
+    struct cfg_obj *c;
     LIST_FOR_EACH_SAFE (c, child_node, &parent->children) {
-        if (c->ident != x->acl_id || !st_obj_exists(c)) {
+        if (c->ident != x->acl_id || !cfg_obj_exists(c)) {
             continue;
         }
         const struct acl_want *w = NULL;
@@ -886,16 +886,16 @@ reconcile_acls(struct st_xform *x, struct st_obj *parent, const struct acl_want 
         }
         json_t *fq = json_deep_copy(parent->fq_name);
         json_array_append_new(fq, json_string(wants[i].name));
-        struct st_obj *acl = st_graph_locate(x->graph, x->acl_id, fq);
+        struct cfg_obj *acl = cfg_graph_locate(x->graph, x->acl_id, fq);
         json_decref(fq);
-        if (!acl->busy && !st_obj_exists(acl)) {
+        if (!acl->busy && !cfg_obj_exists(acl)) {
             uint64_t h = st_rules_hash(wants[i].entries);
             write_create(x, acl, xjson_pack("{sssOsI}", "parent_type", parent->ident->name,
                                             "access_control_list_entries", wants[i].entries,
                                             "access_control_list_hash", (json_int_t) h),
                          parent);
         }
-        st_graph_maybe_free(x->graph, acl);
+        cfg_graph_maybe_free(x->graph, acl);
     }
 }
 
@@ -927,14 +927,14 @@ policy_vns(void *aux, const char *policy)
     if (cached) {
         return cached;
     }
-    struct st_obj *p = find(x, x->pol_id, policy);
-    if (!p || !st_obj_exists(p)) {
+    struct cfg_obj *p = find(x, x->pol_id, policy);
+    if (!p || !cfg_obj_exists(p)) {
         return NULL;
     }
     json_t *vns = json_array();
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &p->back_refs) {
-        if (r->from->ident == x->vn_id && st_obj_exists(r->from)) {
+        if (r->from->ident == x->vn_id && cfg_obj_exists(r->from)) {
             json_array_append_new(vns, json_string(r->from->fq_str));
         }
     }
@@ -956,15 +956,15 @@ policy_vns(void *aux, const char *policy)
 }
 
 static bool
-conns_has(const struct st_obj *vn, const char *name)
+conns_has(const struct cfg_obj *vn, const char *name)
 {
-    const struct st_vn *s = vn->xf;
+    const struct st_vn *s = vn->user;
     return s && json_has_str(s->conns, name);
 }
 
 /* Whether network A is in network B's expanded connections. */
 static bool
-in_expand(const struct st_obj *b, const struct st_obj *a)
+in_expand(const struct cfg_obj *b, const struct cfg_obj *a)
 {
     if (conns_has(b, a->fq_str)) {
         return true;
@@ -975,10 +975,10 @@ in_expand(const struct st_obj *b, const struct st_obj *a)
 /* Enqueues the primary instances whose connections may change when network VN's
  * connections go from OLD to NEW_ (either may be NULL), or when VN appears or goes. */
 static void
-conns_changed(struct st_xform *x, struct st_obj *vn, const json_t *old, const json_t *new_,
+conns_changed(struct st_xform *x, struct cfg_obj *vn, const json_t *old, const json_t *new_,
               bool existence)
 {
-    struct st_obj *ri = primary_ri(x, vn);
+    struct cfg_obj *ri = primary_ri(x, vn);
     if (ri) {
         enqueue(x, ri);
     }
@@ -1002,10 +1002,10 @@ conns_changed(struct st_xform *x, struct st_obj *vn, const json_t *old, const js
             enqueue_vn_ri(x, k);
         }
         if (vn->parent) {
-            struct st_obj *c;
+            struct cfg_obj *c;
             LIST_FOR_EACH (c, child_node, &vn->parent->children) {
                 if (c->ident == x->vn_id && c != vn && (star || conns_has(c, "*"))) {
-                    struct st_obj *cri = primary_ri(x, c);
+                    struct cfg_obj *cri = primary_ri(x, c);
                     if (cri) {
                         enqueue(x, cri);
                     }
@@ -1017,17 +1017,17 @@ conns_changed(struct st_xform *x, struct st_obj *vn, const json_t *old, const js
 
 /* The policies of network VN with their attachment (sequence, timer), in order. */
 static size_t
-vn_policies(struct st_xform *x, struct st_obj *vn, struct pol_sort **out)
+vn_policies(struct st_xform *x, struct cfg_obj *vn, struct pol_sort **out)
 {
     size_t n = 0;
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &vn->refs) {
         n += r->to->ident == x->pol_id;
     }
     struct pol_sort *ps = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *ps);
     n = 0;
     LIST_FOR_EACH (r, from_node, &vn->refs) {
-        if (r->to->ident != x->pol_id || !st_obj_exists(r->to)) {
+        if (r->to->ident != x->pol_id || !cfg_obj_exists(r->to)) {
             continue;
         }
         const json_t *seq = json_object_get(r->attr, "sequence");
@@ -1047,10 +1047,10 @@ vn_policies(struct st_xform *x, struct st_obj *vn, struct pol_sort **out)
 }
 
 static void
-eval_vn(struct st_xform *x, struct st_obj *vn)
+eval_vn(struct st_xform *x, struct cfg_obj *vn)
 {
-    struct st_vn *s = vn->xf;
-    if (!st_obj_exists(vn)) {
+    struct st_vn *s = vn->user;
+    if (!cfg_obj_exists(vn)) {
         if (s) {
             json_t *old = json_incref(s->conns);
             vn_chains_update(x, vn, NULL);
@@ -1062,7 +1062,7 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
     }
     bool is_new = !s;
     if (!s) {
-        s = vn->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        s = vn->user = mem_zalloc(&mem_type_st_xform, sizeof *s);
         s->conns = json_array();
         s->rt_both = json_array();
         s->rt_import = json_array();
@@ -1116,7 +1116,7 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
         s->rt_both = both;
         s->rt_import = imp;
         s->rt_export = exp;
-        struct st_obj *ri = primary_ri(x, vn);
+        struct cfg_obj *ri = primary_ri(x, vn);
         if (ri) {
             enqueue(x, ri);
         }
@@ -1142,7 +1142,7 @@ eval_vn(struct st_xform *x, struct st_obj *vn)
 /* ---- Security groups. ---- */
 
 static long long
-sg_id_value(const struct st_obj *sg)
+sg_id_value(const struct cfg_obj *sg)
 {
     json_t *c = json_object_get(sg->props, "configured_security_group_id");
     if (json_is_integer(c) && json_integer_value(c) > 0) {
@@ -1156,14 +1156,14 @@ static long long
 sg_id_of(void *aux, const char *name)
 {
     struct st_xform *x = aux;
-    struct st_obj *sg = find(x, x->sg_id, name);
-    return sg && st_obj_exists(sg) ? sg_id_value(sg) : -1;
+    struct cfg_obj *sg = find(x, x->sg_id, name);
+    return sg && cfg_obj_exists(sg) ? sg_id_value(sg) : -1;
 }
 
 /* Whether a rule of the ENTRIES property of O names NAME as its KIND address
  * ("security_group", "network_policy") on either side. */
 static bool
-rules_mention(const struct st_obj *o, const char *entries, const char *kind, const char *name)
+rules_mention(const struct cfg_obj *o, const char *entries, const char *kind, const char *name)
 {
     size_t i;
     json_t *r;
@@ -1185,7 +1185,7 @@ rules_mention(const struct st_obj *o, const char *entries, const char *kind, con
 }
 
 static bool
-sg_mentions(const struct st_obj *sg, const char *name)
+sg_mentions(const struct cfg_obj *sg, const char *name)
 {
     return rules_mention(sg, "security_group_entries", "security_group", name);
 }
@@ -1194,22 +1194,22 @@ sg_mentions(const struct st_obj *sg, const char *name)
 static void
 enqueue_sg_users(struct st_xform *x, const char *name)
 {
-    struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->sg_id)) {
-        if (st_obj_exists(o) && strcmp(o->fq_str, name) && sg_mentions(o, name)) {
+    struct cfg_obj *o;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->sg_id)) {
+        if (cfg_obj_exists(o) && strcmp(o->fq_str, name) && sg_mentions(o, name)) {
             enqueue(x, o);
         }
     }
 }
 
 static void
-eval_sg(struct st_xform *x, struct st_obj *sg)
+eval_sg(struct st_xform *x, struct cfg_obj *sg)
 {
-    struct st_sg *s = sg->xf;
-    if (!st_obj_exists(sg)) {
+    struct st_sg *s = sg->user;
+    if (!cfg_obj_exists(sg)) {
         if (s) {
             mem_free(&mem_type_st_xform, s);
-            sg->xf = NULL;
+            sg->user = NULL;
             enqueue_sg_users(x, sg->fq_str);
         }
         return;
@@ -1217,7 +1217,7 @@ eval_sg(struct st_xform *x, struct st_obj *sg)
     long long id = sg_id_value(sg);
     if (!s || s->id != id) {
         if (!s) {
-            s = sg->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+            s = sg->user = mem_zalloc(&mem_type_st_xform, sizeof *s);
         }
         s->id = id;
         enqueue_sg_users(x, sg->fq_str);
@@ -1237,7 +1237,7 @@ eval_sg(struct st_xform *x, struct st_obj *sg)
 /* ---- Routing instances and route targets. ---- */
 
 struct want_ref {
-    struct st_obj *to;
+    struct cfg_obj *to;
     json_t *attr;
 };
 
@@ -1265,11 +1265,11 @@ attr_canon(const json_t *attr)
 
 /* Whether O's refs to objects of type ID are exactly WANT[N]. */
 static bool
-refs_match(const struct st_obj *o, const struct schema_ident *id, const struct want_ref *want,
+refs_match(const struct cfg_obj *o, const struct schema_ident *id, const struct want_ref *want,
            size_t n)
 {
     size_t have = 0;
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &o->refs) {
         if (r->to->ident != id) {
             continue;
@@ -1308,30 +1308,30 @@ refs_body(const struct want_ref *want, size_t n)
 
 /* Makes sure route-target object NAME exists (creating it for RI).  Returns whether it does. */
 static bool
-ensure_rt(struct st_xform *x, const char *name, struct st_obj *ri)
+ensure_rt(struct st_xform *x, const char *name, struct cfg_obj *ri)
 {
     if (rt_known(x, name)) {
         return true;
     }
     json_t *fq = xjson_pack("[s]", name);
-    struct st_obj *rt = st_graph_locate(x->graph, x->rt_id, fq);
+    struct cfg_obj *rt = cfg_graph_locate(x->graph, x->rt_id, fq);
     json_decref(fq);
-    if (rt->xf) {
-        op_wait(rt->xf, ri);        /* A create is in flight. */
+    if (rt->user) {
+        op_wait(rt->user, ri);        /* A create is in flight. */
     } else if (!rt->busy) {
         struct st_op *op = write_create(x, rt, json_object(), ri);
         if (op) {
-            rt->xf = op;            /* Later requesters wait on it. */
+            rt->user = op;            /* Later requesters wait on it. */
         }
     }
-    st_graph_maybe_free(x->graph, rt);
+    cfg_graph_maybe_free(x->graph, rt);
     return false;
 }
 
 /* Makes RI's route-target and connection references WANT (sorted here) and, when EXTRA (stolen,
  * may be NULL) is not NULL, writes its properties along. */
 static void
-ri_sync(struct st_xform *x, struct st_obj *ri, struct want_ref *rts, size_t n_rts,
+ri_sync(struct st_xform *x, struct cfg_obj *ri, struct want_ref *rts, size_t n_rts,
         struct want_ref *conns, size_t n_conn, json_t *extra)
 {
     qsort(rts, n_rts, sizeof *rts, want_cmp);
@@ -1344,7 +1344,7 @@ ri_sync(struct st_xform *x, struct st_obj *ri, struct want_ref *rts, size_t n_rt
     bool forced = json_object_get(x->force_conns, ri->fq_str) != NULL;
     json_object_del(x->force_conns, ri->fq_str);
     if (!conn_ok) {
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &ri->refs) {
             bool wanted = false;
             for (size_t i = 0; i < n_conn; i++) {
@@ -1356,7 +1356,7 @@ ri_sync(struct st_xform *x, struct st_obj *ri, struct want_ref *rts, size_t n_rt
             }
         }
         for (size_t i = 0; i < n_conn; i++) {
-            if (!st_obj_find_ref(ri, conns[i].to)) {
+            if (!cfg_obj_find_ref(ri, conns[i].to)) {
                 json_object_set_new(x->force_conns, conns[i].to->fq_str, json_true());
                 enqueue(x, conns[i].to);
             }
@@ -1375,21 +1375,21 @@ ri_sync(struct st_xform *x, struct st_obj *ri, struct want_ref *rts, size_t n_rt
     }
 }
 
-static void eval_svc_ri(struct st_xform *, struct st_obj *, const json_t *info);
+static void eval_svc_ri(struct st_xform *, struct cfg_obj *, const json_t *info);
 
 static void
-eval_ri(struct st_xform *x, struct st_obj *ri)
+eval_ri(struct st_xform *x, struct cfg_obj *ri)
 {
     const json_t *svc = json_object_get(x->svc_ris, ri->fq_str);
-    if (svc || (st_obj_exists(ri) && is_service_ri(x, ri))) {
+    if (svc || (cfg_obj_exists(ri) && is_service_ri(x, ri))) {
         eval_svc_ri(x, ri, svc);
         return;
     }
-    bool primary = st_obj_exists(ri) && is_vn_parent(ri)
+    bool primary = cfg_obj_exists(ri) && is_vn_parent(ri)
                    && json_is_true(json_object_get(ri->props, "routing_instance_is_default"));
     if (!primary) {
         uint32_t n = st_rtalloc_get(&x->rtalloc, ri->fq_str);
-        if (n && !st_obj_exists(ri)) {
+        if (n && !cfg_obj_exists(ri)) {
             st_rtalloc_release(&x->rtalloc, ri->fq_str);
             char *name = rt_name(x->asn, n);
             enqueue_rt(x, name);
@@ -1397,11 +1397,11 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
         }
         return;
     }
-    struct st_obj *vn = ri->parent;
+    struct cfg_obj *vn = ri->parent;
     if (no_rt_network(vn)) {
         return;
     }
-    struct st_vn *vs = vn->xf;
+    struct st_vn *vs = vn->user;
     uint32_t n = st_rtalloc_alloc(&x->rtalloc, ri->fq_str);
     if (!n) {
         LOG_ERR("route-target numbers exhausted for %s", ri->fq_str);
@@ -1414,8 +1414,8 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
     const char *lr_name;
     json_t *lr_v;
     json_object_foreach (json_object_get(x->vn_lrs, vn->fq_str), lr_name, lr_v) {
-        struct st_obj *lr = find(x, x->lr_id, lr_name);
-        const struct st_lr *ls = lr ? lr->xf : NULL;
+        struct cfg_obj *lr = find(x, x->lr_id, lr_name);
+        const struct st_lr *ls = lr ? lr->user : NULL;
         if (ls) {
             json_array_extend(lr_rts, ls->rts);
         }
@@ -1447,7 +1447,7 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
                 continue;
             }
             json_t *fq = xjson_pack("[s]", name);
-            rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
+            rts[n_rts].to = cfg_graph_locate(x->graph, x->rt_id, fq);
             json_decref(fq);
             rts[n_rts].to->busy++;      /* Held until the end of the evaluation. */
             rts[n_rts].attr = k > 0 && modes[k] ? xjson_pack("{ss}", "import_export", modes[k])
@@ -1475,7 +1475,7 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
             json_object_foreach (json_object_get(x->rev, vn->fq_str), k, v) {
                 json_object_set_new(cands, k, json_true());
             }
-            struct st_obj *c;
+            struct cfg_obj *c;
             LIST_FOR_EACH (c, child_node, &vn->parent->children) {
                 if (c->ident == x->vn_id) {
                     json_object_set_new(cands, c->fq_str, json_true());
@@ -1484,11 +1484,11 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
         }
         const char *k;
         json_object_foreach (cands, k, v) {
-            struct st_obj *b = find(x, x->vn_id, k);
-            if (!b || b == vn || !st_obj_exists(b) || !in_expand(b, vn)) {
+            struct cfg_obj *b = find(x, x->vn_id, k);
+            if (!b || b == vn || !cfg_obj_exists(b) || !in_expand(b, vn)) {
                 continue;
             }
-            struct st_obj *bri = primary_ri(x, b);
+            struct cfg_obj *bri = primary_ri(x, b);
             if (!bri) {
                 continue;
             }
@@ -1506,8 +1506,8 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
     const char *peer;
     json_t *pv;
     json_object_foreach (json_object_get(x->chain_peers, vn->fq_str), peer, pv) {
-        struct st_obj *pri = find(x, x->ri_id, peer);
-        if (!pri || !st_obj_exists(pri)) {
+        struct cfg_obj *pri = find(x, x->ri_id, peer);
+        if (!pri || !cfg_obj_exists(pri)) {
             continue;
         }
         if (n_conn == conn_cap) {
@@ -1525,7 +1525,7 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
     for (size_t i = 0; i < n_rts; i++) {
         json_decref(rts[i].attr);
         rts[i].to->busy--;
-        st_graph_maybe_free(x->graph, rts[i].to);
+        cfg_graph_maybe_free(x->graph, rts[i].to);
     }
     for (size_t i = 0; i < n_conn; i++) {
         json_decref(conns[i].attr);
@@ -1537,18 +1537,18 @@ eval_ri(struct st_xform *x, struct st_obj *ri)
 /* Whether route target RT is needed: allocated to a live owner under the current ASN, or
  * listed by a network. */
 static bool
-rt_needed(const struct st_xform *x, const struct st_obj *rt)
+rt_needed(const struct st_xform *x, const struct cfg_obj *rt)
 {
     uint32_t asn, n = st_rtalloc_parse(rt->fq_str, &asn);
     if (n && asn == x->asn) {
         const char *owner = st_rtalloc_owner(&x->rtalloc, n);
-        struct st_obj *o = NULL;
+        struct cfg_obj *o = NULL;
         if (owner && !strncmp(owner, LR_OWNER, strlen(LR_OWNER))) {
             o = find(x, x->lr_id, owner + strlen(LR_OWNER));
         } else if (owner) {
             o = find(x, x->ri_id, owner);
         }
-        if (o && st_obj_exists(o)) {
+        if (o && cfg_obj_exists(o)) {
             return true;
         }
     }
@@ -1556,15 +1556,15 @@ rt_needed(const struct st_xform *x, const struct st_obj *rt)
 }
 
 static void
-eval_rt(struct st_xform *x, struct st_obj *rt)
+eval_rt(struct st_xform *x, struct cfg_obj *rt)
 {
     const char *uuid = json_string_value(json_object_get(x->rt_reg, rt->fq_str));
     if (!uuid || rt->busy || rt_needed(x, rt)) {
         return;
     }
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &rt->back_refs) {
-        if (st_obj_exists(r->from)) {
+        if (cfg_obj_exists(r->from)) {
             /* Still referred to: the referrer's evaluation drops the ref first. */
             enqueue(x, r->from);
             return;
@@ -1578,13 +1578,13 @@ eval_rt(struct st_xform *x, struct st_obj *rt)
 /* Logical router LR (§6.4): its own route target (LR -> route-target), added with the
  * configured ones to the primary instance of every network its interfaces are in. */
 static void
-eval_lr(struct st_xform *x, struct st_obj *lr)
+eval_lr(struct st_xform *x, struct cfg_obj *lr)
 {
     char owner[1024];
     snprintf(owner, sizeof owner, LR_OWNER "%s", lr->fq_str);
-    struct st_lr *s = lr->xf;
+    struct st_lr *s = lr->user;
     json_t *old_vns = s ? json_incref(s->vns) : json_array();
-    if (!st_obj_exists(lr)) {
+    if (!cfg_obj_exists(lr)) {
         lr_state_free(x, lr);
         uint32_t n = st_rtalloc_get(&x->rtalloc, owner);
         if (n) {
@@ -1621,17 +1621,17 @@ eval_lr(struct st_xform *x, struct st_obj *lr)
     }
     /* Networks of its interfaces, sorted. */
     size_t cnt = 0;
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &lr->refs) {
         cnt++;
     }
     const char **names = mem_zalloc(&mem_type_st_xform, (cnt + 1) * sizeof *names);
     size_t nn = 0;
     LIST_FOR_EACH (r, from_node, &lr->refs) {
-        if (r->to->ident != x->vmi_id || !st_obj_exists(r->to)) {
+        if (r->to->ident != x->vmi_id || !cfg_obj_exists(r->to)) {
             continue;
         }
-        struct st_ref *vr;
+        struct cfg_ref *vr;
         LIST_FOR_EACH (vr, from_node, &r->to->refs) {
             if (vr->to->ident == x->vn_id && nn < cnt) {
                 bool dup = false;
@@ -1652,7 +1652,7 @@ eval_lr(struct st_xform *x, struct st_obj *lr)
     mem_free(&mem_type_st_xform, names);
     if (!s || !json_equal(s->vns, vns) || !json_equal(s->rts, rts)) {
         lr_state_free(x, lr);
-        s = lr->xf = mem_zalloc(&mem_type_st_xform, sizeof *s);
+        s = lr->user = mem_zalloc(&mem_type_st_xform, sizeof *s);
         s->vns = json_incref(vns);
         s->rts = json_incref(rts);
         json_t *configured = json_array();
@@ -1680,7 +1680,7 @@ eval_lr(struct st_xform *x, struct st_obj *lr)
     /* LR -> its own route target. */
     if (ensure_rt(x, own, lr) && !lr->busy) {
         json_t *fq = xjson_pack("[s]", own);
-        struct want_ref w = { st_graph_locate(x->graph, x->rt_id, fq), NULL };
+        struct want_ref w = { cfg_graph_locate(x->graph, x->rt_id, fq), NULL };
         json_decref(fq);
         w.to->busy++;
         if (!refs_match(lr, x->rt_id, &w, 1)) {
@@ -1688,7 +1688,7 @@ eval_lr(struct st_xform *x, struct st_obj *lr)
             write_update(x, lr, xjson_pack("{so}", "route_target_refs", list), lr);
         }
         w.to->busy--;
-        st_graph_maybe_free(x->graph, w.to);
+        cfg_graph_maybe_free(x->graph, w.to);
     }
     xfree(own);
     json_decref(rts);
@@ -1706,11 +1706,11 @@ chain_spec_str(const json_t *chain, const char *key)
 
 /* The service mode of service instance SI: its template's, "transparent" when unknown. */
 static const char *
-si_mode(const struct st_xform *x, const struct st_obj *si)
+si_mode(const struct st_xform *x, const struct cfg_obj *si)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &si->refs) {
-        if (r->to->ident == x->stmpl_id && st_obj_exists(r->to)) {
+        if (r->to->ident == x->stmpl_id && cfg_obj_exists(r->to)) {
             const char *m = json_string_value(json_object_get(
                 json_object_get(r->to->props, "service_template_properties"), "service_mode"));
             return m ? m : "transparent";
@@ -1720,11 +1720,11 @@ si_mode(const struct st_xform *x, const struct st_obj *si)
 }
 
 static bool
-si_has_template(const struct st_xform *x, const struct st_obj *si)
+si_has_template(const struct st_xform *x, const struct cfg_obj *si)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &si->refs) {
-        if (r->to->ident == x->stmpl_id && st_obj_exists(r->to)) {
+        if (r->to->ident == x->stmpl_id && cfg_obj_exists(r->to)) {
             return true;
         }
     }
@@ -1733,16 +1733,16 @@ si_has_template(const struct st_xform *x, const struct st_obj *si)
 
 /* The service instance VMI belongs to (through its virtual machine's reference or its port
  * tuple), or NULL. */
-static struct st_obj *
-vmi_si(const struct st_xform *x, const struct st_obj *vmi)
+static struct cfg_obj *
+vmi_si(const struct st_xform *x, const struct cfg_obj *vmi)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &vmi->refs) {
-        if (r->to->ident == x->pt_id && r->to->parent && st_obj_exists(r->to->parent)) {
+        if (r->to->ident == x->pt_id && r->to->parent && cfg_obj_exists(r->to->parent)) {
             return r->to->parent;
         }
     }
-    const struct st_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
+    const struct cfg_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
     LIST_FOR_EACH (r, from_node, &vmi->refs) {
         if (r->to->ident == x->vm_id) {
             vm = r->to;
@@ -1750,7 +1750,7 @@ vmi_si(const struct st_xform *x, const struct st_obj *vmi)
     }
     if (vm) {
         LIST_FOR_EACH (r, from_node, &vm->refs) {
-            if (r->to->ident == x->si_id && st_obj_exists(r->to)) {
+            if (r->to->ident == x->si_id && cfg_obj_exists(r->to)) {
                 return r->to;
             }
         }
@@ -1759,7 +1759,7 @@ vmi_si(const struct st_xform *x, const struct st_obj *vmi)
 }
 
 static const char *
-vmi_type(const struct st_obj *vmi)
+vmi_type(const struct cfg_obj *vmi)
 {
     return json_string_value(json_object_get(
         json_object_get(vmi->props, "virtual_machine_interface_properties"),
@@ -1768,24 +1768,24 @@ vmi_type(const struct st_obj *vmi)
 
 /* The interfaces of service instance SI (existing ones, sorted by name) into OUT. */
 static size_t
-si_vmis(const struct st_xform *x, const struct st_obj *si, struct st_obj **out, size_t max)
+si_vmis(const struct st_xform *x, const struct cfg_obj *si, struct cfg_obj **out, size_t max)
 {
     size_t n = 0;
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &si->back_refs) {
-        if (r->from->ident != x->vm_id || !st_obj_exists(r->from)) {
+        if (r->from->ident != x->vm_id || !cfg_obj_exists(r->from)) {
             continue;
         }
-        const struct st_obj *vm = r->from;
-        struct st_obj *c;
+        const struct cfg_obj *vm = r->from;
+        struct cfg_obj *c;
         LIST_FOR_EACH (c, child_node, &vm->children) {
-            if (c->ident == x->vmi_id && st_obj_exists(c) && n < max) {
+            if (c->ident == x->vmi_id && cfg_obj_exists(c) && n < max) {
                 out[n++] = c;
             }
         }
-        struct st_ref *vr;
+        struct cfg_ref *vr;
         LIST_FOR_EACH (vr, to_node, &vm->back_refs) {
-            if (vr->from->ident == x->vmi_id && st_obj_exists(vr->from) && n < max) {
+            if (vr->from->ident == x->vmi_id && cfg_obj_exists(vr->from) && n < max) {
                 bool dup = false;
                 for (size_t i = 0; i < n; i++) {
                     dup |= out[i] == vr->from;
@@ -1796,13 +1796,13 @@ si_vmis(const struct st_xform *x, const struct st_obj *si, struct st_obj **out, 
             }
         }
     }
-    struct st_obj *pt;
+    struct cfg_obj *pt;
     LIST_FOR_EACH (pt, child_node, &si->children) {
-        if (pt->ident != x->pt_id || !st_obj_exists(pt)) {
+        if (pt->ident != x->pt_id || !cfg_obj_exists(pt)) {
             continue;
         }
         LIST_FOR_EACH (r, to_node, &pt->back_refs) {
-            if (r->from->ident == x->vmi_id && st_obj_exists(r->from) && n < max) {
+            if (r->from->ident == x->vmi_id && cfg_obj_exists(r->from) && n < max) {
                 bool dup = false;
                 for (size_t i = 0; i < n; i++) {
                     dup |= out[i] == r->from;
@@ -1821,12 +1821,12 @@ si_vmis(const struct st_xform *x, const struct st_obj *si, struct st_obj **out, 
 
 /* The first IPv4 (else any) address of VMI's instance IPs, or NULL. */
 static const char *
-vmi_address(const struct st_xform *x, const struct st_obj *vmi)
+vmi_address(const struct st_xform *x, const struct cfg_obj *vmi)
 {
     const char *best = NULL, *best_name = NULL;
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &vmi->back_refs) {
-        if (r->from->ident != x->iip_id || !st_obj_exists(r->from)) {
+        if (r->from->ident != x->iip_id || !cfg_obj_exists(r->from)) {
             continue;
         }
         const char *a = json_string_value(json_object_get(r->from->props,
@@ -1847,9 +1847,9 @@ vmi_address(const struct st_xform *x, const struct st_obj *vmi)
 
 /* The address of the first interface of type TYPE of service instance SI, or NULL. */
 static const char *
-si_if_address(const struct st_xform *x, const struct st_obj *si, const char *type)
+si_if_address(const struct st_xform *x, const struct cfg_obj *si, const char *type)
 {
-    struct st_obj *vmis[MAX_SI_VMIS];
+    struct cfg_obj *vmis[MAX_SI_VMIS];
     size_t n = si_vmis(x, si, vmis, MAX_SI_VMIS);
     for (size_t i = 0; i < n; i++) {
         const char *t = vmi_type(vmis[i]);
@@ -1862,22 +1862,22 @@ si_if_address(const struct st_xform *x, const struct st_obj *si, const char *typ
 }
 
 /* The instance IP of a transparent service in a chain: "<service instance's last name>". */
-static struct st_obj *
+static struct cfg_obj *
 chain_iip(struct st_xform *x, const char *svc_ri_name)
 {
     const char *last = strrchr(svc_ri_name, ':');
     json_t *fq = xjson_pack("[s]", last ? last + 1 : svc_ri_name);
-    struct st_obj *o = st_graph_locate(x->graph, x->iip_id, fq);
+    struct cfg_obj *o = cfg_graph_locate(x->graph, x->iip_id, fq);
     json_decref(fq);
     return o;
 }
 
 /* The subnets of network VN as "prefix/len" strings. */
 static json_t *
-vn_prefixes(const struct st_xform *x, const struct st_obj *vn)
+vn_prefixes(const struct st_xform *x, const struct cfg_obj *vn)
 {
     json_t *out = json_array();
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &vn->refs) {
         if (strcmp(r->to->ident->name, "network-ipam")) {
             continue;
@@ -1914,18 +1914,18 @@ chain_eval(struct st_xform *x, const char *uuid_)
     const char *right = json_string_value(json_object_get(spec, "right"));
     json_t *want = json_array();
     const char *state = "built";
-    struct st_obj *lvn = find(x, x->vn_id, left), *rvn = find(x, x->vn_id, right);
+    struct cfg_obj *lvn = find(x, x->vn_id, left), *rvn = find(x, x->vn_id, right);
     if (!json_object_size(json_object_get(ch, "users"))) {
         state = "unused";
-    } else if (!lvn || !st_obj_exists(lvn) || !primary_ri(x, lvn) || !rvn
-               || !st_obj_exists(rvn) || !primary_ri(x, rvn)) {
+    } else if (!lvn || !cfg_obj_exists(lvn) || !primary_ri(x, lvn) || !rvn
+               || !cfg_obj_exists(rvn) || !primary_ri(x, rvn)) {
         state = "network missing";
     } else {
         size_t i;
         json_t *v;
         json_array_foreach (services, i, v) {
-            struct st_obj *si = find(x, x->si_id, json_string_value(v));
-            if (!si || !st_obj_exists(si) || !si_has_template(x, si)) {
+            struct cfg_obj *si = find(x, x->si_id, json_string_value(v));
+            if (!si || !cfg_obj_exists(si) || !si_has_template(x, si)) {
                 state = "service instance or template missing";
             }
         }
@@ -1952,7 +1952,7 @@ chain_eval(struct st_xform *x, const char *uuid_)
         if (!json_has_str(want, name)) {
             json_object_del(x->svc_ris, name);
         }
-        struct st_obj *ri = find(x, x->ri_id, name);
+        struct cfg_obj *ri = find(x, x->ri_id, name);
         if (ri) {
             enqueue(x, ri);
         }
@@ -1964,10 +1964,10 @@ chain_eval(struct st_xform *x, const char *uuid_)
             json_array_append_new(fq, json_string(tok));
         }
         xfree(copy);
-        struct st_obj *ri = st_graph_locate(x->graph, x->ri_id, fq);
+        struct cfg_obj *ri = cfg_graph_locate(x->graph, x->ri_id, fq);
         json_decref(fq);
         enqueue(x, ri);
-        st_graph_maybe_free(x->graph, ri);
+        cfg_graph_maybe_free(x->graph, ri);
     }
     /* The ends' primary instances connect to the first and last service instances. */
     size_t n = json_array_size(want);
@@ -1992,8 +1992,8 @@ chain_eval(struct st_xform *x, const char *uuid_)
     }
     /* The interfaces of its services. */
     json_array_foreach (services, i, v) {
-        struct st_obj *si = find(x, x->si_id, json_string_value(v));
-        struct st_obj *vmis[MAX_SI_VMIS];
+        struct cfg_obj *si = find(x, x->si_id, json_string_value(v));
+        struct cfg_obj *vmis[MAX_SI_VMIS];
         size_t nv = si ? si_vmis(x, si, vmis, MAX_SI_VMIS) : 0;
         for (size_t j = 0; j < nv; j++) {
             enqueue(x, vmis[j]);
@@ -2030,9 +2030,9 @@ chains_touching(struct st_xform *x, const char *name)
 }
 
 static void
-vn_chains_update(struct st_xform *x, struct st_obj *vn, const json_t *chains)
+vn_chains_update(struct st_xform *x, struct cfg_obj *vn, const json_t *chains)
 {
-    struct st_vn *s = vn->xf;
+    struct st_vn *s = vn->user;
     json_t *uuids = json_array();
     size_t i;
     json_t *c;
@@ -2064,7 +2064,7 @@ vn_chains_update(struct st_xform *x, struct st_obj *vn, const json_t *chains)
 
 /* A service instance of a chain (INFO from svc_ris), or one no chain wants (INFO NULL). */
 static void
-eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
+eval_svc_ri(struct st_xform *x, struct cfg_obj *ri, const json_t *info)
 {
     if (!info) {
         /* Left over: it drops its connections, the interfaces and instances referring to it
@@ -2074,12 +2074,12 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
         if (ri->busy) {
             return;
         }
-        struct st_obj *iip = chain_iip(x, ri->fq_str);
-        if (st_obj_exists(iip) && !iip->busy) {
+        struct cfg_obj *iip = chain_iip(x, ri->fq_str);
+        if (cfg_obj_exists(iip) && !iip->busy) {
             enqueue(x, iip);
         }
-        st_graph_maybe_free(x->graph, iip);
-        struct st_ref *r;
+        cfg_graph_maybe_free(x->graph, iip);
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &ri->refs) {
             if (r->to->ident == x->ri_id) {
                 write_update(x, ri, xjson_pack("{s[]}", "routing_instance_refs"), ri);
@@ -2088,7 +2088,7 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
         }
         bool referred = false;
         LIST_FOR_EACH (r, to_node, &ri->back_refs) {
-            if (st_obj_exists(r->from)
+            if (cfg_obj_exists(r->from)
                 && (r->from->ident == x->vmi_id || r->from->ident == x->ri_id)) {
                 enqueue(x, r->from);
                 referred = true;
@@ -2107,13 +2107,13 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
     int index = (int) json_integer_value(json_object_get(info, "index"));
     const json_t *services = json_object_get(spec, "services");
     int n_si = (int) json_array_size(services);
-    struct st_obj *lvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "left")));
-    struct st_obj *rvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "right")));
-    struct st_obj *si = find(x, x->si_id, si_name);
+    struct cfg_obj *lvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "left")));
+    struct cfg_obj *rvn = find(x, x->vn_id, json_string_value(json_object_get(spec, "right")));
+    struct cfg_obj *si = find(x, x->si_id, si_name);
     if (!lvn || !rvn || !si) {
         return;
     }
-    struct st_obj *home = left ? lvn : rvn, *remote = left ? rvn : lvn;
+    struct cfg_obj *home = left ? lvn : rvn, *remote = left ? rvn : lvn;
     const char *mode = si_mode(x, si);
     bool transparent = !strcmp(mode, "transparent");
     bool nat = !strcmp(mode, "in-network-nat");
@@ -2122,8 +2122,8 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
     const char *addr = NULL;
     if (transparent) {
         char *lname = st_rules_service_ri(lvn->fq_str, uuid, si_name);
-        struct st_obj *iip = chain_iip(x, lname);
-        if (!st_obj_exists(iip) && !iip->busy && left) {
+        struct cfg_obj *iip = chain_iip(x, lname);
+        if (!cfg_obj_exists(iip) && !iip->busy && left) {
             /* The service-chain address, from the left network (an instance IP, so that it
              * stays allocated and is found again after a restart). */
             write_create(x, iip, xjson_pack("{s[{sO}]sbss}", "virtual_network_refs", "to",
@@ -2131,12 +2131,12 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
                                             "instance_ip_family", "v4"), ri);
         }
         addr = json_string_value(json_object_get(iip->props, "instance_ip_address"));
-        st_graph_maybe_free(x->graph, iip);
+        cfg_graph_maybe_free(x->graph, iip);
         xfree(lname);
     } else {
         addr = si_if_address(x, si, left ? "left" : "right");
     }
-    struct st_obj *remote_ri = primary_ri(x, remote);
+    struct cfg_obj *remote_ri = primary_ri(x, remote);
     bool dir_both = !strcmp(json_string_value(json_object_get(spec, "direction")), "<>");
     json_t *sci = json_null();
     if (remote_ri && (left || (dir_both && !nat))) {
@@ -2148,8 +2148,8 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
         }
     }
 
-    if (!st_obj_exists(ri)) {
-        if (!ri->busy && st_obj_exists(home)) {
+    if (!cfg_obj_exists(ri)) {
+        if (!ri->busy && cfg_obj_exists(home)) {
             json_t *body = xjson_pack("{sssbsO}", "parent_type", "virtual-network",
                                       "routing_instance_is_default", 0,
                                       "service_chain_information", sci);
@@ -2172,7 +2172,7 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
     char *own = rt_name(x->asn, n);
     json_t *names = xjson_pack("[s]", own);
     xfree(own);
-    const struct st_vn *hs = home->xf;
+    const struct st_vn *hs = home->user;
     bool end = left ? index == 0 : index == n_si - 1;
     if (end && hs) {
         json_array_extend(names, hs->rt_both);
@@ -2195,7 +2195,7 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
             continue;
         }
         json_t *fq = xjson_pack("[s]", name);
-        rts[n_rts].to = st_graph_locate(x->graph, x->rt_id, fq);
+        rts[n_rts].to = cfg_graph_locate(x->graph, x->rt_id, fq);
         json_decref(fq);
         rts[n_rts].to->busy++;
         rts[n_rts].attr = i ? xjson_pack("{ss}", "import_export", "export") : json_object();
@@ -2223,7 +2223,7 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
             xfree(p);
         }
     }
-    size_t n_conn = conn.to && st_obj_exists(conn.to) ? 1 : 0;
+    size_t n_conn = conn.to && cfg_obj_exists(conn.to) ? 1 : 0;
     conn.attr = json_object();
     if (!missing && !ri->busy) {
         json_t *have = json_object_get(ri->props, "service_chain_information");
@@ -2237,7 +2237,7 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
     for (size_t i = 0; i < n_rts; i++) {
         json_decref(rts[i].attr);
         rts[i].to->busy--;
-        st_graph_maybe_free(x->graph, rts[i].to);
+        cfg_graph_maybe_free(x->graph, rts[i].to);
     }
     mem_free(&mem_type_st_xform, rts);
     json_decref(sci);
@@ -2247,11 +2247,11 @@ eval_svc_ri(struct st_xform *x, struct st_obj *ri, const json_t *info)
  * the one their references already carry, else the lowest one free on that machine once the
  * chains before it (in uuid order) that need one have theirs. */
 static int
-chain_vlan(struct st_xform *x, struct st_obj *const *vmis, size_t n, const char *chain)
+chain_vlan(struct st_xform *x, struct cfg_obj *const *vmis, size_t n, const char *chain)
 {
     bool used[4096] = { false };
     for (size_t i = 0; i < n; i++) {
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &vmis[i]->refs) {
             json_t *info = json_object_get(x->svc_ris, r->to->fq_str);
             json_t *tag = json_object_get(r->attr, "vlan_tag");
@@ -2290,7 +2290,7 @@ chain_vlan(struct st_xform *x, struct st_obj *const *vmis, size_t n, const char 
             /* Only chains that still need one on this machine take a number. */
             bool has = false;
             for (size_t j = 0; j < n && !has; j++) {
-                struct st_ref *r;
+                struct cfg_ref *r;
                 LIST_FOR_EACH (r, from_node, &vmis[j]->refs) {
                     json_t *info = json_object_get(x->svc_ris, r->to->fq_str);
                     has |= info && !strcmp(json_string_value(json_object_get(info, "chain")),
@@ -2302,7 +2302,7 @@ chain_vlan(struct st_xform *x, struct st_obj *const *vmis, size_t n, const char 
             size_t j;
             json_t *v;
             json_array_foreach (json_object_get(json_object_get(c, "spec"), "services"), j, v) {
-                struct st_obj *si = n ? vmi_si(x, vmis[0]) : NULL;
+                struct cfg_obj *si = n ? vmi_si(x, vmis[0]) : NULL;
                 mine |= si && !strcmp(si->fq_str, json_string_value(v));
             }
             if (mine && !has) {
@@ -2318,32 +2318,32 @@ chain_vlan(struct st_xform *x, struct st_obj *const *vmis, size_t n, const char 
 /* A service interface: references to the service instances of the chains its service is in
  * (its other references to routing instances are kept as they are). */
 static void
-eval_vmi(struct st_xform *x, struct st_obj *vmi)
+eval_vmi(struct st_xform *x, struct cfg_obj *vmi)
 {
-    if (!st_obj_exists(vmi) || vmi->busy) {
+    if (!cfg_obj_exists(vmi) || vmi->busy) {
         return;
     }
-    struct st_obj *si = vmi_si(x, vmi);
+    struct cfg_obj *si = vmi_si(x, vmi);
     const char *type = vmi_type(vmi);
     /* The machine's interfaces, for the VLANs of transparent services. */
-    struct st_obj *vmis[MAX_SI_VMIS];
+    struct cfg_obj *vmis[MAX_SI_VMIS];
     size_t n_vm = 0;
-    const struct st_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
-    struct st_ref *r;
+    const struct cfg_obj *vm = vmi->parent && vmi->parent->ident == x->vm_id ? vmi->parent : NULL;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &vmi->refs) {
         if (r->to->ident == x->vm_id) {
             vm = r->to;
         }
     }
     if (vm) {
-        struct st_obj *c;
+        struct cfg_obj *c;
         LIST_FOR_EACH (c, child_node, &vm->children) {
-            if (c->ident == x->vmi_id && st_obj_exists(c) && n_vm < MAX_SI_VMIS) {
+            if (c->ident == x->vmi_id && cfg_obj_exists(c) && n_vm < MAX_SI_VMIS) {
                 vmis[n_vm++] = c;
             }
         }
         LIST_FOR_EACH (r, to_node, &vm->back_refs) {
-            if (r->from->ident == x->vmi_id && st_obj_exists(r->from) && n_vm < MAX_SI_VMIS
+            if (r->from->ident == x->vmi_id && cfg_obj_exists(r->from) && n_vm < MAX_SI_VMIS
                 && r->from->parent != vm) {
                 vmis[n_vm++] = r->from;
             }
@@ -2368,13 +2368,13 @@ eval_vmi(struct st_xform *x, struct st_obj *vmi)
             }
             const char *end = json_string_value(json_object_get(spec, left ? "left" : "right"));
             char *name = st_rules_service_ri(end, k, si->fq_str);
-            struct st_obj *ri = find(x, x->ri_id, name);
-            if (ri && st_obj_exists(ri)) {
+            struct cfg_obj *ri = find(x, x->ri_id, name);
+            if (ri && cfg_obj_exists(ri)) {
                 json_t *attr = xjson_pack("{ss}", "direction", "both");
                 if (transparent) {
                     char *lname = st_rules_service_ri(chain_spec_str(ch, "left"), k,
                                                       si->fq_str);
-                    struct st_obj *iip = chain_iip(x, lname);
+                    struct cfg_obj *iip = chain_iip(x, lname);
                     const char *a = json_string_value(json_object_get(iip->props,
                                                                       "instance_ip_address"));
                     json_object_set_new(attr, "vlan_tag",
@@ -2382,7 +2382,7 @@ eval_vmi(struct st_xform *x, struct st_obj *vmi)
                     if (a) {
                         json_object_set_new(attr, "service_chain_address", json_string(a));
                     }
-                    st_graph_maybe_free(x->graph, iip);
+                    cfg_graph_maybe_free(x->graph, iip);
                     xfree(lname);
                 }
                 json_array_append_new(want, xjson_pack("[so]", name, attr));
@@ -2423,7 +2423,7 @@ eval_vmi(struct st_xform *x, struct st_obj *vmi)
         size_t i;
         json_t *w;
         json_array_foreach (want, i, w) {
-            struct st_obj *ri = find(x, x->ri_id, json_string_value(json_array_get(w, 0)));
+            struct cfg_obj *ri = find(x, x->ri_id, json_string_value(json_array_get(w, 0)));
             json_array_append_new(list, xjson_pack("{sOsO}", "to", ri->fq_name, "attr",
                                                    json_array_get(w, 1)));
         }
@@ -2434,10 +2434,10 @@ eval_vmi(struct st_xform *x, struct st_obj *vmi)
 
 /* A chain's service-chain address ("service-<uuid>-<si>"): deleted when no chain wants it. */
 static void
-eval_iip(struct st_xform *x, struct st_obj *iip)
+eval_iip(struct st_xform *x, struct cfg_obj *iip)
 {
     const char *name = last_name(iip);
-    if (!st_obj_exists(iip) || iip->busy || strncmp(name, "service-", 8)
+    if (!cfg_obj_exists(iip) || iip->busy || strncmp(name, "service-", 8)
         || !json_is_true(json_object_get(iip->props, "service_instance_ip"))) {
         return;
     }
@@ -2458,7 +2458,7 @@ eval_iip(struct st_xform *x, struct st_obj *iip)
 #define BGPAAS_PORT_END 50512
 
 static const char *
-bgp_router_type(const struct st_obj *br)
+bgp_router_type(const struct cfg_obj *br)
 {
     return json_string_value(json_object_get(json_object_get(br->props,
                                                              "bgp_router_parameters"),
@@ -2466,7 +2466,7 @@ bgp_router_type(const struct st_obj *br)
 }
 
 static bool
-is_bgpaas_client(const struct st_obj *br)
+is_bgpaas_client(const struct cfg_obj *br)
 {
     const char *t = bgp_router_type(br);
     return t && !strcmp(t, "bgpaas-client");
@@ -2475,7 +2475,7 @@ is_bgpaas_client(const struct st_obj *br)
 /* The source port of bgpaas client NAME: the one it has (ROUTER's) when free, else the
  * lowest free one of the range.  0 when the range is exhausted. */
 static int
-bgpaas_port(struct st_xform *x, const char *name, const struct st_obj *router)
+bgpaas_port(struct st_xform *x, const char *name, const struct cfg_obj *router)
 {
     const char *k;
     json_t *v;
@@ -2525,14 +2525,14 @@ static void
 rebuild_bgpaas_ports(struct st_xform *x)
 {
     size_t n = 0;
-    struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
+    struct cfg_obj *o;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->br_id)) {
         n++;
     }
-    struct st_obj **v = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *v);
+    struct cfg_obj **v = mem_zalloc(&mem_type_st_xform, (n + 1) * sizeof *v);
     n = 0;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->br_id)) {
-        if (st_obj_exists(o) && is_bgpaas_client(o)) {
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->br_id)) {
+        if (cfg_obj_exists(o) && is_bgpaas_client(o)) {
             v[n++] = o;
         }
     }
@@ -2543,13 +2543,13 @@ rebuild_bgpaas_ports(struct st_xform *x)
     mem_free(&mem_type_st_xform, v);
 }
 
-static struct st_obj *
-locate_child(struct st_xform *x, const struct schema_ident *id, const struct st_obj *parent,
+static struct cfg_obj *
+locate_child(struct st_xform *x, const struct schema_ident *id, const struct cfg_obj *parent,
              const char *name)
 {
     json_t *fq = json_deep_copy(parent->fq_name);
     json_array_append_new(fq, json_string(name));
-    struct st_obj *o = st_graph_locate(x->graph, id, fq);
+    struct cfg_obj *o = cfg_graph_locate(x->graph, id, fq);
     json_decref(fq);
     return o;
 }
@@ -2557,37 +2557,37 @@ locate_child(struct st_xform *x, const struct schema_ident *id, const struct st_
 /* The peering between client C and server S as the graph shows it (either direction, as
  * IF-MAP has one link for the pair). */
 static const json_t *
-peering_attr(const struct st_obj *c, const struct st_obj *s, bool *found)
+peering_attr(const struct cfg_obj *c, const struct cfg_obj *s, bool *found)
 {
-    struct st_ref *r = st_obj_find_ref(c, s);
+    struct cfg_ref *r = cfg_obj_find_ref(c, s);
     if (!r) {
-        r = st_obj_find_ref(s, c);
+        r = cfg_obj_find_ref(s, c);
     }
     *found = r != NULL;
     return r ? r->attr : NULL;
 }
 
 static void
-eval_bgpaas(struct st_xform *x, struct st_obj *b)
+eval_bgpaas(struct st_xform *x, struct cfg_obj *b)
 {
     /* Clients it wants: client name -> its interface. */
     json_t *want = json_object();
     bool shared = json_is_true(json_object_get(b->props, "bgpaas_shared"));
-    struct st_ref *r;
-    if (st_obj_exists(b)) {
+    struct cfg_ref *r;
+    if (cfg_obj_exists(b)) {
         LIST_FOR_EACH (r, from_node, &b->refs) {
-            struct st_obj *vmi = r->to;
-            if (vmi->ident != x->vmi_id || !st_obj_exists(vmi)) {
+            struct cfg_obj *vmi = r->to;
+            if (vmi->ident != x->vmi_id || !cfg_obj_exists(vmi)) {
                 continue;
             }
-            struct st_obj *vn = NULL;
-            struct st_ref *vr;
+            struct cfg_obj *vn = NULL;
+            struct cfg_ref *vr;
             LIST_FOR_EACH (vr, from_node, &vmi->refs) {
-                if (vr->to->ident == x->vn_id && st_obj_exists(vr->to)) {
+                if (vr->to->ident == x->vn_id && cfg_obj_exists(vr->to)) {
                     vn = vr->to;
                 }
             }
-            struct st_obj *ri = vn ? primary_ri(x, vn) : NULL;
+            struct cfg_obj *ri = vn ? primary_ri(x, vn) : NULL;
             if (!ri) {
                 continue;
             }
@@ -2606,7 +2606,7 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
     void *tmp;
     json_object_foreach_safe (x->bgp_clients, tmp, k, v) {
         if (!strcmp(json_string_value(v), b->fq_str) && !json_object_get(want, k)) {
-            struct st_obj *br = find(x, x->br_id, k);
+            struct cfg_obj *br = find(x, x->br_id, k);
             bgpaas_port_release(x, k);
             json_object_del(x->bgp_clients, k);     /* Frees K. */
             if (br) {
@@ -2617,21 +2617,21 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
     json_t *have_refs = json_array();       /* Clients that exist, for BGPaaS -> router. */
     json_object_foreach (want, k, v) {
         json_object_set_new(x->bgp_clients, k, json_string(b->fq_str));
-        struct st_obj *ri = find(x, x->ri_id, json_string_value(json_object_get(v, "ri")));
-        struct st_obj *vmi = find(x, x->vmi_id, json_string_value(json_object_get(v, "vmi")));
-        struct st_obj *server = locate_child(x, x->br_id, ri, "bgpaas-server");
-        if (!st_obj_exists(server)) {
+        struct cfg_obj *ri = find(x, x->ri_id, json_string_value(json_object_get(v, "ri")));
+        struct cfg_obj *vmi = find(x, x->vmi_id, json_string_value(json_object_get(v, "vmi")));
+        struct cfg_obj *server = locate_child(x, x->br_id, ri, "bgpaas-server");
+        if (!cfg_obj_exists(server)) {
             if (!server->busy) {
                 write_create(x, server, xjson_pack("{sss{ss}}", "parent_type",
                                                    "routing-instance", "bgp_router_parameters",
                                                    "router_type", "bgpaas-server"), b);
-            } else if (server->xf) {
-                op_wait(server->xf, b);
+            } else if (server->user) {
+                op_wait(server->user, b);
             }
-            st_graph_maybe_free(x->graph, server);
+            cfg_graph_maybe_free(x->graph, server);
             continue;
         }
-        struct st_obj *client = find(x, x->br_id, k);
+        struct cfg_obj *client = find(x, x->br_id, k);
         int port = bgpaas_port(x, k, client);
         const char *ip = json_string_value(json_object_get(b->props, "bgpaas_ip_address"));
         if (!ip) {
@@ -2652,7 +2652,7 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
         json_t *attr = json_is_object(sa) ? xjson_pack("{s[{s[O]}]}", "session", "attributes", sa)
                                           : xjson_pack("{s[{s[{}]}]}", "session", "attributes");
         json_t *body = NULL;
-        if (!client || !st_obj_exists(client)) {
+        if (!client || !cfg_obj_exists(client)) {
             client = locate_child(x, x->br_id, ri, last_name_str(k));
             if (!client->busy) {
                 body = xjson_pack("{sssOs[{sOsO}]}", "parent_type", "routing-instance",
@@ -2660,7 +2660,7 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
                                   server->fq_name, "attr", attr);
                 write_create(x, client, body, b);
             }
-            st_graph_maybe_free(x->graph, client);
+            cfg_graph_maybe_free(x->graph, client);
         } else {
             json_array_append_new(have_refs, json_string(k));
             bool found;
@@ -2674,10 +2674,10 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
         }
         json_decref(params);
         json_decref(attr);
-        st_graph_maybe_free(x->graph, server);
+        cfg_graph_maybe_free(x->graph, server);
     }
     /* BGPaaS -> its clients. */
-    if (st_obj_exists(b) && !b->busy) {
+    if (cfg_obj_exists(b) && !b->busy) {
         bool ok = true;
         size_t n = 0;
         LIST_FOR_EACH (r, from_node, &b->refs) {
@@ -2690,7 +2690,7 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
             json_t *list = json_array();
             size_t i;
             json_array_foreach (have_refs, i, v) {
-                struct st_obj *br = find(x, x->br_id, json_string_value(v));
+                struct cfg_obj *br = find(x, x->br_id, json_string_value(v));
                 json_array_append_new(list, xjson_pack("{sO}", "to", br->fq_name));
             }
             write_update(x, b, xjson_pack("{so}", "bgp_router_refs", list), b);
@@ -2702,15 +2702,15 @@ eval_bgpaas(struct st_xform *x, struct st_obj *b)
 
 /* A bgpaas client no BGP-as-a-service wants any more: deleted once nothing refers to it. */
 static void
-eval_bgp_router(struct st_xform *x, struct st_obj *br)
+eval_bgp_router(struct st_xform *x, struct cfg_obj *br)
 {
-    if (!st_obj_exists(br) || br->busy || !is_bgpaas_client(br)
+    if (!cfg_obj_exists(br) || br->busy || !is_bgpaas_client(br)
         || json_object_get(x->bgp_clients, br->fq_str)) {
         return;
     }
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &br->back_refs) {
-        if (r->from->ident == x->bgpaas_id && st_obj_exists(r->from)) {
+        if (r->from->ident == x->bgpaas_id && cfg_obj_exists(r->from)) {
             enqueue(x, r->from);
             return;
         }
@@ -2719,10 +2719,10 @@ eval_bgp_router(struct st_xform *x, struct st_obj *br)
 }
 
 static void
-evaluate(struct st_xform *x, struct st_obj *o)
+evaluate(struct st_xform *x, struct cfg_obj *o)
 {
     x->n_evals++;
-    LOG_DEBUG("evaluate %s %s%s", o->ident->name, o->fq_str, st_obj_exists(o) ? "" : " (gone)");
+    LOG_DEBUG("evaluate %s %s%s", o->ident->name, o->fq_str, cfg_obj_exists(o) ? "" : " (gone)");
     if (o->ident == x->vn_id) {
         eval_vn(x, o);
     } else if (o->ident == x->sg_id) {
@@ -2755,10 +2755,10 @@ run(evutil_socket_t fd, short what, void *aux)
         if (!q) {
             return;
         }
-        struct st_obj *o = CONTAINER_OF(list_pop_front(q), struct st_obj, queue_node);
+        struct cfg_obj *o = CONTAINER_OF(list_pop_front(q), struct cfg_obj, queue_node);
         o->queued = false;
         evaluate(x, o);
-        st_graph_maybe_free(x->graph, o);
+        cfg_graph_maybe_free(x->graph, o);
     }
     if (x->active && (!list_is_empty(&x->q1) || !list_is_empty(&x->q2))) {
         event_active(x->kick, EV_TIMEOUT, 0);
@@ -2853,9 +2853,9 @@ listed_rts(void *aux, int status, const json_t *reply, const char *text)
             rt_reg_add(x, name, uuid);
         }
     }
-    struct st_obj *o;
-    LIST_FOR_EACH (o, type_node, st_graph_objects(x->graph, x->rt_id)) {
-        if (st_obj_exists(o)) {
+    struct cfg_obj *o;
+    LIST_FOR_EACH (o, type_node, cfg_graph_objects(x->graph, x->rt_id)) {
+        if (cfg_obj_exists(o)) {
             rt_reg_add(x, o->fq_str, o->uuid);
         }
     }
@@ -2906,12 +2906,12 @@ listed_ris(void *aux, int status, const json_t *reply, const char *text)
     json_array_foreach (json_object_get(reply, "routing-instances"), i, e) {
         const json_t *ri = json_object_get(e, "routing-instance");
         char *fq_str = fq_join(json_object_get(ri, "fq_name"));
-        struct st_obj *o = fq_str ? st_graph_find(x->graph, x->ri_id, fq_str) : NULL;
+        struct cfg_obj *o = fq_str ? cfg_graph_find(x->graph, x->ri_id, fq_str) : NULL;
         mem_free(&mem_type_string, fq_str);
         if (!o) {
             continue;
         }
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
             if (r->to->ident != x->ri_id) {
                 continue;
@@ -2927,7 +2927,7 @@ listed_ris(void *aux, int status, const json_t *reply, const char *text)
             if (!held) {
                 LOG_INFO("%s: no reference to %s in the API: will write it", o->fq_str,
                          r->to->fq_str);
-                st_graph_del_ref(x->graph, o, r->to);
+                cfg_graph_del_ref(x->graph, o, r->to);
             }
         }
     }
@@ -2936,7 +2936,7 @@ listed_ris(void *aux, int status, const json_t *reply, const char *text)
     x->active = true;
     x->n_reconciles++;
     LOG_NOTICE("active: reconciling %zu objects (ASN %u, %u route targets allocated, %zu "
-               "route-target objects)", st_graph_count(x->graph), x->asn, x->rtalloc.n_owned,
+               "route-target objects)", cfg_graph_count(x->graph), x->asn, x->rtalloc.n_owned,
                json_object_size(x->rt_reg));
     enqueue_all(x, x->vn_id);
     enqueue_all(x, x->sg_id);
@@ -2956,9 +2956,9 @@ listed_ris(void *aux, int status, const json_t *reply, const char *text)
 
 /* The BGP-as-a-service objects using interface VMI. */
 static void
-enqueue_bgpaas_of(struct st_xform *x, const struct st_obj *vmi)
+enqueue_bgpaas_of(struct st_xform *x, const struct cfg_obj *vmi)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &vmi->back_refs) {
         if (r->from->ident == x->bgpaas_id) {
             enqueue(x, r->from);
@@ -2967,15 +2967,15 @@ enqueue_bgpaas_of(struct st_xform *x, const struct st_obj *vmi)
 }
 
 static bool
-policy_mentions(const struct st_obj *pol, const char *name)
+policy_mentions(const struct cfg_obj *pol, const char *name)
 {
     return rules_mention(pol, "network_policy_entries", "network_policy", name);
 }
 
 static void
-enqueue_policy_users(struct st_xform *x, const struct st_obj *pol)
+enqueue_policy_users(struct st_xform *x, const struct cfg_obj *pol)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, to_node, &pol->back_refs) {
         if (r->from->ident == x->vn_id) {
             enqueue(x, r->from);
@@ -2984,11 +2984,11 @@ enqueue_policy_users(struct st_xform *x, const struct st_obj *pol)
 }
 
 static void
-graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *field,
-              struct st_obj *other)
+graph_changed(void *aux, struct cfg_obj *o, enum cfg_change what, const char *field,
+              struct cfg_obj *other)
 {
     struct st_xform *x = aux;
-    if (o->ident == x->rt_id && what == ST_CHANGE_EXISTS && st_obj_exists(o) && x->active) {
+    if (o->ident == x->rt_id && what == CFG_CHANGE_EXISTS && cfg_obj_exists(o) && x->active) {
         rt_reg_add(x, o->fq_str, o->uuid);
     }
     if (!x->active) {
@@ -2996,42 +2996,42 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
     }
     if (o->ident == x->vn_id) {
         enqueue(x, o);
-        if (what == ST_CHANGE_REF && other->ident == x->pol_id) {
+        if (what == CFG_CHANGE_REF && other->ident == x->pol_id) {
             /* The policy's networks changed: policies naming it as an address too. */
-            struct st_obj *p;
-            LIST_FOR_EACH (p, type_node, st_graph_objects(x->graph, x->pol_id)) {
-                if (st_obj_exists(p) && policy_mentions(p, other->fq_str)) {
+            struct cfg_obj *p;
+            LIST_FOR_EACH (p, type_node, cfg_graph_objects(x->graph, x->pol_id)) {
+                if (cfg_obj_exists(p) && policy_mentions(p, other->fq_str)) {
                     enqueue_policy_users(x, p);
                 }
             }
         }
     } else if (o->ident == x->pol_id) {
-        if (what == ST_CHANGE_PROP || what == ST_CHANGE_EXISTS) {
+        if (what == CFG_CHANGE_PROP || what == CFG_CHANGE_EXISTS) {
             enqueue_policy_users(x, o);
         }
     } else if (o->ident == x->ri_id) {
         enqueue(x, o);
         const json_t *svc = json_object_get(x->svc_ris, o->fq_str);
-        if (svc && what == ST_CHANGE_EXISTS) {
+        if (svc && what == CFG_CHANGE_EXISTS) {
             /* Its neighbours in the chain can connect to it now. */
             char uuid[UUID_LEN + 1];
             snprintf(uuid, sizeof uuid, "%s", json_string_value(json_object_get(svc, "chain")));
             chain_eval(x, uuid);
         }
-        if (what == ST_CHANGE_REF) {
+        if (what == CFG_CHANGE_REF) {
             enqueue(x, other);          /* A route target or a peer instance. */
         }
-        if ((what == ST_CHANGE_EXISTS || what == ST_CHANGE_PARENT
-             || (what == ST_CHANGE_PROP && !strcmp(field, "routing_instance_is_default")))
-            && o->parent && o->parent->ident == x->vn_id && o->parent->xf) {
+        if ((what == CFG_CHANGE_EXISTS || what == CFG_CHANGE_PARENT
+             || (what == CFG_CHANGE_PROP && !strcmp(field, "routing_instance_is_default")))
+            && o->parent && o->parent->ident == x->vn_id && o->parent->user) {
             /* A primary instance came or went: the peers' connections follow. */
-            struct st_vn *s = o->parent->xf;
+            struct st_vn *s = o->parent->user;
             conns_changed(x, o->parent, s->conns, NULL, true);
         }
     } else if (o->ident == x->rt_id) {
         enqueue(x, o);
     } else if (o->ident == x->acl_id) {
-        struct st_obj *p = what == ST_CHANGE_PARENT ? other : o->parent;
+        struct cfg_obj *p = what == CFG_CHANGE_PARENT ? other : o->parent;
         if (p) {
             enqueue(x, p);
         }
@@ -3039,12 +3039,12 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         enqueue(x, o);
     } else if (o->ident == x->lr_id) {
         enqueue(x, o);
-        if (what == ST_CHANGE_REF) {
+        if (what == CFG_CHANGE_REF) {
             enqueue(x, other);
         }
     } else if (o->ident == x->vmi_id) {
         /* An interface's network changed: the routers it belongs to. */
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, to_node, &o->back_refs) {
             if (r->from->ident == x->lr_id) {
                 enqueue(x, r->from);
@@ -3052,22 +3052,22 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         }
         /* A service interface: its references, and its chains (its address, its type). */
         enqueue(x, o);
-        if (what == ST_CHANGE_REF && other->ident == x->ri_id) {
+        if (what == CFG_CHANGE_REF && other->ident == x->ri_id) {
             enqueue(x, other);
         }
-        struct st_obj *si = vmi_si(x, o);
+        struct cfg_obj *si = vmi_si(x, o);
         if (si) {
             chains_touching(x, si->fq_str);
         }
         enqueue_bgpaas_of(x, o);
     } else if (o->ident == x->bgpaas_id) {
         enqueue(x, o);
-        if (what == ST_CHANGE_REF) {
+        if (what == CFG_CHANGE_REF) {
             enqueue(x, other);
         }
     } else if (o->ident == x->br_id) {
         enqueue(x, o);
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, to_node, &o->back_refs) {
             if (r->from->ident == x->bgpaas_id) {
                 enqueue(x, r->from);
@@ -3076,17 +3076,17 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
     } else if (o->ident == x->si_id) {
         chains_touching(x, o->fq_str);
     } else if (o->ident == x->stmpl_id) {
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, to_node, &o->back_refs) {
             if (r->from->ident == x->si_id) {
                 chains_touching(x, r->from->fq_str);
             }
         }
     } else if (o->ident == x->vm_id) {
-        if (what == ST_CHANGE_REF && other->ident == x->si_id) {
+        if (what == CFG_CHANGE_REF && other->ident == x->si_id) {
             chains_touching(x, other->fq_str);
         }
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &o->refs) {
             if (r->to->ident == x->si_id) {
                 chains_touching(x, r->to->fq_str);
@@ -3098,9 +3098,9 @@ graph_changed(void *aux, struct st_obj *o, enum st_change what, const char *fiel
         }
     } else if (o->ident == x->iip_id) {
         enqueue(x, o);
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &o->refs) {
-            struct st_obj *si = r->to->ident == x->vmi_id ? vmi_si(x, r->to) : NULL;
+            struct cfg_obj *si = r->to->ident == x->vmi_id ? vmi_si(x, r->to) : NULL;
             if (si) {
                 chains_touching(x, si->fq_str);
             }
@@ -3139,7 +3139,7 @@ settled(evutil_socket_t fd, short what, void *aux)
     struct st_xform *x = aux;
     if (!x->synced) {
         x->synced = true;
-        LOG_NOTICE("initial graph received: %zu objects", st_graph_count(x->graph));
+        LOG_NOTICE("initial graph received: %zu objects", cfg_graph_count(x->graph));
         maybe_activate(x);
     }
 }
@@ -3151,7 +3151,7 @@ st_xform_session_reset(struct st_xform *x)
     maybe_activate(x);
     reset_state(x);
     x->generation++;
-    st_graph_clear(x->graph);
+    cfg_graph_clear(x->graph);
     event_del(x->settle);
     /* An empty graph is complete once the subscription's first answer is in. */
 }
@@ -3168,7 +3168,7 @@ st_xform_poll(struct st_xform *x, const struct ifmap_client_item *items, size_t 
         }
         update |= items[i].kind == IFMAP_ITEM_UPDATE || items[i].kind == IFMAP_ITEM_DELETE;
         x->n_items++;
-        x->n_bad_items += st_graph_apply(x->graph, &items[i]);
+        x->n_bad_items += cfg_graph_apply(x->graph, &items[i]);
     }
     if (!x->synced) {
         if (update) {
@@ -3200,7 +3200,7 @@ st_xform_active(const struct st_xform *x)
     return x->active;
 }
 
-struct st_graph *
+struct cfg_graph *
 st_xform_graph(struct st_xform *x)
 {
     return x->graph;
@@ -3247,7 +3247,7 @@ st_xform_create(struct event_base *base, const struct schema *schema, struct st_
     x->br_id = schema_ident(schema, "bgp-router");
     x->bgp_clients = json_object();
     x->bgpaas_ports = json_object();
-    x->graph = st_graph_create(schema, graph_changed, x);
+    x->graph = cfg_graph_create(schema, graph_changed, x);
     st_rtalloc_init(&x->rtalloc);
     x->rev = json_object();
     x->user_rts = json_object();
@@ -3277,7 +3277,7 @@ st_xform_destroy(struct st_xform *x)
     LIST_FOR_EACH_SAFE (op, node, &x->ops) {
         op_free(op);
     }
-    st_graph_destroy(x->graph);
+    cfg_graph_destroy(x->graph);
     st_rtalloc_destroy(&x->rtalloc);
     json_decref(x->rev);
     json_decref(x->user_rts);
@@ -3298,10 +3298,10 @@ st_xform_destroy(struct st_xform *x)
 /* ---- Introspect. ---- */
 
 static json_t *
-ri_json(const struct st_xform *x, const struct st_obj *ri)
+ri_json(const struct st_xform *x, const struct cfg_obj *ri)
 {
     json_t *rts = json_array(), *conns = json_array();
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &ri->refs) {
         if (r->to->ident == x->rt_id) {
             json_t *ie = json_object_get(r->attr, "import_export");
@@ -3324,13 +3324,13 @@ page_networks(struct http_req *req, void *aux)
 {
     struct st_xform *x = aux;
     json_t *out = json_array();
-    struct st_obj *vn;
-    LIST_FOR_EACH (vn, type_node, st_graph_objects(x->graph, x->vn_id)) {
-        if (!st_obj_exists(vn)) {
+    struct cfg_obj *vn;
+    LIST_FOR_EACH (vn, type_node, cfg_graph_objects(x->graph, x->vn_id)) {
+        if (!cfg_obj_exists(vn)) {
             continue;
         }
-        const struct st_vn *s = vn->xf;
-        struct st_obj *ri = primary_ri(x, vn);
+        const struct st_vn *s = vn->user;
+        struct cfg_obj *ri = primary_ri(x, vn);
         uint32_t n = ri ? st_rtalloc_get(&x->rtalloc, ri->fq_str) : 0;
         char rt[64] = "";
         if (n) {
@@ -3356,9 +3356,9 @@ page_instances(struct http_req *req, void *aux)
 {
     struct st_xform *x = aux;
     json_t *out = json_array();
-    struct st_obj *ri;
-    LIST_FOR_EACH (ri, type_node, st_graph_objects(x->graph, x->ri_id)) {
-        if (st_obj_exists(ri)) {
+    struct cfg_obj *ri;
+    LIST_FOR_EACH (ri, type_node, cfg_graph_objects(x->graph, x->ri_id)) {
+        if (cfg_obj_exists(ri)) {
             json_array_append_new(out, ri_json(x, ri));
         }
     }
@@ -3370,15 +3370,15 @@ page_connections(struct http_req *req, void *aux)
 {
     struct st_xform *x = aux;
     json_t *out = json_array();
-    struct st_obj *ri;
-    LIST_FOR_EACH (ri, type_node, st_graph_objects(x->graph, x->ri_id)) {
-        if (!st_obj_exists(ri)) {
+    struct cfg_obj *ri;
+    LIST_FOR_EACH (ri, type_node, cfg_graph_objects(x->graph, x->ri_id)) {
+        if (!cfg_obj_exists(ri)) {
             continue;
         }
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH (r, from_node, &ri->refs) {
             if (r->to->ident == x->ri_id && strcmp(ri->fq_str, r->to->fq_str) < 0) {
-                bool mutual = st_obj_find_ref(r->to, ri) != NULL;
+                bool mutual = cfg_obj_find_ref(r->to, ri) != NULL;
                 json_array_append_new(out, xjson_pack("{sssssb}", "from", ri->fq_str, "to",
                                                       r->to->fq_str, "mutual", mutual));
             }
@@ -3407,8 +3407,8 @@ page_chains(struct http_req *req, void *aux)
         json_t *ris = json_array();
         size_t i;
         json_array_foreach (json_object_get(ch, "ris"), i, v) {
-            struct st_obj *ri = find(x, x->ri_id, json_string_value(v));
-            json_array_append_new(ris, ri && st_obj_exists(ri) ? ri_json(x, ri)
+            struct cfg_obj *ri = find(x, x->ri_id, json_string_value(v));
+            json_array_append_new(ris, ri && cfg_obj_exists(ri) ? ri_json(x, ri)
                                        : xjson_pack("{sOsn}", "name", v, "uuid"));
         }
         json_object_set_new(e, "instances", ris);
@@ -3454,7 +3454,7 @@ page_counters(struct http_req *req, void *aux)
                       "queued", (json_int_t) st.queued,
                       "in_flight", (json_int_t) st.in_flight,
                       "api_server", st_api_server(x->api) ? st_api_server(x->api) : "",
-                      "graph_objects", (json_int_t) st_graph_count(x->graph));
+                      "graph_objects", (json_int_t) cfg_graph_count(x->graph));
 }
 
 void

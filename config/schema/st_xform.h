@@ -1,7 +1,7 @@
 /* st_xform: the schema transformer proper: derives routing and security state from the user's
  * intent (config-plane reference §6) and writes it through contrail-api.
  *
- * Input is the graph (st_graph) fed from IF-MAP; every graph change goes through a reaction
+ * Input is the graph (cfg_graph) fed from IF-MAP; every graph change goes through a reaction
  * map that queues only the objects whose derived state may depend on it (a policy's networks,
  * a network's primary routing instance and the instances of the networks it connects to, a
  * route target whose users changed, ...).  Evaluating an object compares what it should have
@@ -45,7 +45,7 @@
 #include "schema.h"
 
 struct st_api;
-struct st_graph;
+struct cfg_graph;
 struct st_xform;
 struct introspect;
 
@@ -73,7 +73,7 @@ void st_xform_set_leader(struct st_xform *, bool leader);
 void st_xform_api_changed(struct st_xform *);
 
 bool st_xform_active(const struct st_xform *);
-struct st_graph *st_xform_graph(struct st_xform *);
+struct cfg_graph *st_xform_graph(struct st_xform *);
 
 /* Introspect pages /networks, /instances, /connections, /chains, /counters and counters for
  * /metrics. */

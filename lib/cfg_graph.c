@@ -1,5 +1,5 @@
-/* st_graph: the schema transformer's copy of the config graph (see st_graph.h). */
-#include "st_graph.h"
+/* cfg_graph: a config reader's copy of the config graph (see cfg_graph.h). */
+#include "cfg_graph.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -8,27 +8,29 @@
 #include "mem.h"
 #include "vnc_ifmap.h"
 
-LOG_MODULE(st_graph);
+LOG_MODULE(cfg_graph);
 
-static MEM_TYPE(mem_type_st_obj, "st_obj");
-static MEM_TYPE(mem_type_st_ref, "st_ref");
-static MEM_TYPE(mem_type_st_graph, "st_graph");
+static MEM_TYPE(mem_type_cfg_obj, "cfg_obj");
+static MEM_TYPE(mem_type_cfg_ref, "cfg_ref");
+static MEM_TYPE(mem_type_cfg_graph, "cfg_graph");
 
-struct st_graph {
+struct cfg_graph {
     const struct schema *schema;
     struct hmap objects;
+    struct hmap by_uuid;            /* cfg_obj.uuid_node, existing objects. */
     struct list *by_type;           /* schema->n_idents lists. */
-    st_graph_change_fn *changed;
+    cfg_graph_change_fn *changed;
     void *aux;
 };
 
-struct st_graph *
-st_graph_create(const struct schema *schema, st_graph_change_fn *changed, void *aux)
+struct cfg_graph *
+cfg_graph_create(const struct schema *schema, cfg_graph_change_fn *changed, void *aux)
 {
-    struct st_graph *g = mem_zalloc(&mem_type_st_graph, sizeof *g);
+    struct cfg_graph *g = mem_zalloc(&mem_type_cfg_graph, sizeof *g);
     g->schema = schema;
     hmap_init(&g->objects);
-    g->by_type = mem_zalloc(&mem_type_st_graph, schema->n_idents * sizeof *g->by_type);
+    hmap_init(&g->by_uuid);
+    g->by_type = mem_zalloc(&mem_type_cfg_graph, schema->n_idents * sizeof *g->by_type);
     for (size_t i = 0; i < schema->n_idents; i++) {
         list_init(&g->by_type[i]);
     }
@@ -38,38 +40,41 @@ st_graph_create(const struct schema *schema, st_graph_change_fn *changed, void *
 }
 
 static void
-ref_free(struct st_ref *r)
+ref_free(struct cfg_ref *r)
 {
     list_remove(&r->from_node);
     list_remove(&r->to_node);
     json_decref(r->attr);
-    mem_free(&mem_type_st_ref, r);
+    mem_free(&mem_type_cfg_ref, r);
 }
 
 static void
-obj_free(struct st_graph *g, struct st_obj *o)
+obj_free(struct cfg_graph *g, struct cfg_obj *o)
 {
     hmap_remove(&g->objects, &o->node);
+    if (o->uuid[0]) {
+        hmap_remove(&g->by_uuid, &o->uuid_node);
+    }
     list_remove(&o->type_node);
     list_remove(&o->child_node);
     json_decref(o->fq_name);
     json_decref(o->props);
-    mem_free(&mem_type_st_obj, o->fq_str);
-    mem_free(&mem_type_st_obj, o);
+    mem_free(&mem_type_cfg_obj, o->fq_str);
+    mem_free(&mem_type_cfg_obj, o);
 }
 
 void
-st_graph_clear(struct st_graph *g)
+cfg_graph_clear(struct cfg_graph *g)
 {
-    struct st_obj *o;
+    struct cfg_obj *o;
     HMAP_FOR_EACH (o, node, &g->objects) {
-        struct st_ref *r;
+        struct cfg_ref *r;
         LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
             ref_free(r);
         }
     }
     HMAP_FOR_EACH_SAFE (o, node, &g->objects) {
-        struct st_obj *c;
+        struct cfg_obj *c;
         LIST_FOR_EACH_SAFE (c, child_node, &o->children) {
             list_remove(&c->child_node);
             c->parent = NULL;
@@ -81,19 +86,20 @@ st_graph_clear(struct st_graph *g)
 }
 
 void
-st_graph_destroy(struct st_graph *g)
+cfg_graph_destroy(struct cfg_graph *g)
 {
     if (!g) {
         return;
     }
-    st_graph_clear(g);
+    cfg_graph_clear(g);
     hmap_destroy(&g->objects);
-    mem_free(&mem_type_st_graph, g->by_type);
-    mem_free(&mem_type_st_graph, g);
+    hmap_destroy(&g->by_uuid);
+    mem_free(&mem_type_cfg_graph, g->by_type);
+    mem_free(&mem_type_cfg_graph, g);
 }
 
 const struct schema *
-st_graph_schema(const struct st_graph *g)
+cfg_graph_schema(const struct cfg_graph *g)
 {
     return g->schema;
 }
@@ -104,12 +110,24 @@ obj_hash(const struct schema_ident *id, const char *fq_str)
     return hash_string(fq_str, hash_string(id->name, 0));
 }
 
-struct st_obj *
-st_graph_find(const struct st_graph *g, const struct schema_ident *id, const char *fq_str)
+struct cfg_obj *
+cfg_graph_find(const struct cfg_graph *g, const struct schema_ident *id, const char *fq_str)
 {
-    struct st_obj *o;
+    struct cfg_obj *o;
     HMAP_FOR_EACH_WITH_HASH (o, node, obj_hash(id, fq_str), &g->objects) {
         if (o->ident == id && !strcmp(o->fq_str, fq_str)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+struct cfg_obj *
+cfg_graph_find_uuid(const struct cfg_graph *g, const char *uuid)
+{
+    struct cfg_obj *o;
+    HMAP_FOR_EACH_WITH_HASH (o, uuid_node, hash_string(uuid, 0), &g->by_uuid) {
+        if (!strcmp(o->uuid, uuid)) {
             return o;
         }
     }
@@ -124,7 +142,7 @@ fq_join(const json_t *fq_name)
     json_array_foreach (fq_name, i, e) {
         len += json_string_length(e) + 1;
     }
-    char *s = mem_zalloc(&mem_type_st_obj, len), *p = s;
+    char *s = mem_zalloc(&mem_type_cfg_obj, len), *p = s;
     json_array_foreach (fq_name, i, e) {
         if (i) {
             *p++ = ':';
@@ -136,16 +154,16 @@ fq_join(const json_t *fq_name)
     return s;
 }
 
-struct st_obj *
-st_graph_locate(struct st_graph *g, const struct schema_ident *id, const json_t *fq_name)
+struct cfg_obj *
+cfg_graph_locate(struct cfg_graph *g, const struct schema_ident *id, const json_t *fq_name)
 {
     char *fq_str = fq_join(fq_name);
-    struct st_obj *o = st_graph_find(g, id, fq_str);
+    struct cfg_obj *o = cfg_graph_find(g, id, fq_str);
     if (o) {
-        mem_free(&mem_type_st_obj, fq_str);
+        mem_free(&mem_type_cfg_obj, fq_str);
         return o;
     }
-    o = mem_zalloc(&mem_type_st_obj, sizeof *o);
+    o = mem_zalloc(&mem_type_cfg_obj, sizeof *o);
     o->ident = id;
     o->fq_str = fq_str;
     o->fq_name = json_deep_copy(fq_name);
@@ -161,22 +179,22 @@ st_graph_locate(struct st_graph *g, const struct schema_ident *id, const json_t 
 }
 
 const struct list *
-st_graph_objects(const struct st_graph *g, const struct schema_ident *id)
+cfg_graph_objects(const struct cfg_graph *g, const struct schema_ident *id)
 {
     return &g->by_type[id->index];
 }
 
 size_t
-st_graph_count(const struct st_graph *g)
+cfg_graph_count(const struct cfg_graph *g)
 {
     return hmap_count(&g->objects);
 }
 
 bool
-st_graph_maybe_free(struct st_graph *g, struct st_obj *o)
+cfg_graph_maybe_free(struct cfg_graph *g, struct cfg_obj *o)
 {
     if (o->uuid[0] || json_object_size(o->props) || o->parent || !list_is_empty(&o->children)
-        || !list_is_empty(&o->refs) || !list_is_empty(&o->back_refs) || o->xf || o->queued
+        || !list_is_empty(&o->refs) || !list_is_empty(&o->back_refs) || o->user || o->queued
         || o->busy) {
         return false;
     }
@@ -185,12 +203,21 @@ st_graph_maybe_free(struct st_graph *g, struct st_obj *o)
 }
 
 void
-st_graph_set_uuid(struct st_graph *g, struct st_obj *o, const char *uuid)
+cfg_graph_set_uuid(struct cfg_graph *g, struct cfg_obj *o, const char *uuid)
 {
-    bool existed = st_obj_exists(o);
+    bool existed = cfg_obj_exists(o);
+    if (!strcmp(o->uuid, uuid ? uuid : "")) {
+        return;
+    }
+    if (existed) {
+        hmap_remove(&g->by_uuid, &o->uuid_node);
+    }
     snprintf(o->uuid, sizeof o->uuid, "%s", uuid ? uuid : "");
-    if (existed != st_obj_exists(o)) {
-        g->changed(g->aux, o, ST_CHANGE_EXISTS, NULL, NULL);
+    if (o->uuid[0]) {
+        hmap_insert(&g->by_uuid, &o->uuid_node, hash_string(o->uuid, 0));
+    }
+    if (existed != cfg_obj_exists(o)) {
+        g->changed(g->aux, o, CFG_CHANGE_EXISTS, NULL, NULL);
     }
 }
 
@@ -208,7 +235,7 @@ uuid_from_id_perms(const json_t *id_perms, char out[UUID_LEN + 1])
 }
 
 void
-st_graph_set_prop(struct st_graph *g, struct st_obj *o, const char *prop, const json_t *value)
+cfg_graph_set_prop(struct cfg_graph *g, struct cfg_obj *o, const char *prop, const json_t *value)
 {
     const json_t *old = json_object_get(o->props, prop);
     if (value ? old && json_equal(old, value) : !old) {
@@ -225,16 +252,16 @@ st_graph_set_prop(struct st_graph *g, struct st_obj *o, const char *prop, const 
             uuid_from_id_perms(value, u);
         }
         if (u[0] || !value) {
-            st_graph_set_uuid(g, o, u);
+            cfg_graph_set_uuid(g, o, u);
         }
     }
-    g->changed(g->aux, o, ST_CHANGE_PROP, prop, NULL);
+    g->changed(g->aux, o, CFG_CHANGE_PROP, prop, NULL);
 }
 
 void
-st_graph_set_parent(struct st_graph *g, struct st_obj *o, struct st_obj *parent)
+cfg_graph_set_parent(struct cfg_graph *g, struct cfg_obj *o, struct cfg_obj *parent)
 {
-    struct st_obj *old = o->parent;
+    struct cfg_obj *old = o->parent;
     if (old == parent) {
         return;
     }
@@ -243,13 +270,13 @@ st_graph_set_parent(struct st_graph *g, struct st_obj *o, struct st_obj *parent)
     if (parent) {
         list_push_back(&parent->children, &o->child_node);
     }
-    g->changed(g->aux, o, ST_CHANGE_PARENT, NULL, parent ? parent : old);
+    g->changed(g->aux, o, CFG_CHANGE_PARENT, NULL, parent ? parent : old);
 }
 
-struct st_ref *
-st_obj_find_ref(const struct st_obj *from, const struct st_obj *to)
+struct cfg_ref *
+cfg_obj_find_ref(const struct cfg_obj *from, const struct cfg_obj *to)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &from->refs) {
         if (r->to == to) {
             return r;
@@ -259,61 +286,61 @@ st_obj_find_ref(const struct st_obj *from, const struct st_obj *to)
 }
 
 void
-st_graph_set_ref(struct st_graph *g, struct st_obj *from, struct st_obj *to, const json_t *attr)
+cfg_graph_set_ref(struct cfg_graph *g, struct cfg_obj *from, struct cfg_obj *to, const json_t *attr)
 {
-    struct st_ref *r = st_obj_find_ref(from, to);
+    struct cfg_ref *r = cfg_obj_find_ref(from, to);
     if (r) {
         if ((!attr && !r->attr) || (attr && r->attr && json_equal(attr, r->attr))) {
             return;
         }
         json_decref(r->attr);
     } else {
-        r = mem_zalloc(&mem_type_st_ref, sizeof *r);
+        r = mem_zalloc(&mem_type_cfg_ref, sizeof *r);
         r->from = from;
         r->to = to;
         list_push_back(&from->refs, &r->from_node);
         list_push_back(&to->back_refs, &r->to_node);
     }
     r->attr = attr ? json_deep_copy(attr) : NULL;
-    g->changed(g->aux, from, ST_CHANGE_REF, NULL, to);
+    g->changed(g->aux, from, CFG_CHANGE_REF, NULL, to);
 }
 
 void
-st_graph_del_ref(struct st_graph *g, struct st_obj *from, struct st_obj *to)
+cfg_graph_del_ref(struct cfg_graph *g, struct cfg_obj *from, struct cfg_obj *to)
 {
-    struct st_ref *r = st_obj_find_ref(from, to);
+    struct cfg_ref *r = cfg_obj_find_ref(from, to);
     if (r) {
         ref_free(r);
-        g->changed(g->aux, from, ST_CHANGE_REF, NULL, to);
-        st_graph_maybe_free(g, to);
+        g->changed(g->aux, from, CFG_CHANGE_REF, NULL, to);
+        cfg_graph_maybe_free(g, to);
     }
 }
 
 void
-st_graph_forget(struct st_graph *g, struct st_obj *o)
+cfg_graph_forget(struct cfg_graph *g, struct cfg_obj *o)
 {
-    struct st_ref *r;
+    struct cfg_ref *r;
     LIST_FOR_EACH_SAFE (r, from_node, &o->refs) {
-        st_graph_del_ref(g, o, r->to);
+        cfg_graph_del_ref(g, o, r->to);
     }
-    st_graph_set_parent(g, o, NULL);
+    cfg_graph_set_parent(g, o, NULL);
     const char *k;
     void *tmp;
     json_t *v;
     json_object_foreach_safe (o->props, tmp, k, v) {
         if (strcmp(k, "id_perms")) {
-            char *key = mem_strdup(&mem_type_st_obj, k);   /* Freed with the member. */
-            st_graph_set_prop(g, o, key, NULL);
-            mem_free(&mem_type_st_obj, key);
+            char *key = mem_strdup(&mem_type_cfg_obj, k);   /* Freed with the member. */
+            cfg_graph_set_prop(g, o, key, NULL);
+            mem_free(&mem_type_cfg_obj, key);
         }
     }
-    st_graph_set_prop(g, o, "id_perms", NULL);
-    st_graph_set_uuid(g, o, NULL);
+    cfg_graph_set_prop(g, o, "id_perms", NULL);
+    cfg_graph_set_uuid(g, o, NULL);
 }
 
 /* Applies one metadata element. */
 static bool
-apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char *id2,
+apply_meta(struct cfg_graph *g, const xmlNode *meta, const char *id1, const char *id2,
            bool del)
 {
     struct vnc_ifmap_meta m = { 0 };
@@ -325,8 +352,8 @@ apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char 
         vnc_ifmap_meta_clear(&m);
         return false;
     }
-    struct st_obj *o = st_graph_locate(g, m.ident, m.fq_name);
-    struct st_obj *other = m.other ? st_graph_locate(g, m.other, m.other_fq_name) : NULL;
+    struct cfg_obj *o = cfg_graph_locate(g, m.ident, m.fq_name);
+    struct cfg_obj *other = m.other ? cfg_graph_locate(g, m.other, m.other_fq_name) : NULL;
     /* Held until the end: removing a link may otherwise free a placeholder end. */
     o->busy++;
     if (other) {
@@ -334,28 +361,28 @@ apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char 
     }
     switch (m.kind) {
     case VNC_IFMAP_PROP:
-        st_graph_set_prop(g, o, m.prop->name, del ? NULL : m.value);
+        cfg_graph_set_prop(g, o, m.prop->name, del ? NULL : m.value);
         break;
     case VNC_IFMAP_PARENT:
         if (!del) {
-            st_graph_set_parent(g, other, o);
+            cfg_graph_set_parent(g, other, o);
         } else if (other->parent == o) {
-            st_graph_set_parent(g, other, NULL);
+            cfg_graph_set_parent(g, other, NULL);
         }
         break;
     case VNC_IFMAP_REF:
         if (del) {
-            st_graph_del_ref(g, o, other);
+            cfg_graph_del_ref(g, o, other);
         } else {
-            st_graph_set_ref(g, o, other, m.value);
+            cfg_graph_set_ref(g, o, other, m.value);
         }
         if (o->ident == other->ident && !strcmp(m.link->name, "connection")) {
             /* IF-MAP has one link for the two references between a pair of routing instances
              * (the original always made both): it stands for both directions. */
             if (del) {
-                st_graph_del_ref(g, other, o);
+                cfg_graph_del_ref(g, other, o);
             } else {
-                st_graph_set_ref(g, other, o, m.value);
+                cfg_graph_set_ref(g, other, o, m.value);
             }
         }
         break;
@@ -364,14 +391,14 @@ apply_meta(struct st_graph *g, const xmlNode *meta, const char *id1, const char 
     o->busy--;
     if (other) {
         other->busy--;
-        st_graph_maybe_free(g, other);
+        cfg_graph_maybe_free(g, other);
     }
-    st_graph_maybe_free(g, o);
+    cfg_graph_maybe_free(g, o);
     return true;
 }
 
 size_t
-st_graph_apply(struct st_graph *g, const struct ifmap_client_item *it)
+cfg_graph_apply(struct cfg_graph *g, const struct ifmap_client_item *it)
 {
     if (it->kind == IFMAP_ITEM_NOTIFY || it->kind == IFMAP_ITEM_ERROR || !it->metadata
         || !it->ident[0]) {
@@ -385,4 +412,67 @@ st_graph_apply(struct st_graph *g, const struct ifmap_client_item *it)
         }
     }
     return bad;
+}
+
+static MEM_TYPE(mem_type_cfg_obj_set, "cfg_obj_set");
+
+static uint32_t
+ptr_hash(const void *p)
+{
+    return hash_bytes(&p, sizeof p, 0);
+}
+
+void
+cfg_obj_set_init(struct cfg_obj_set *s)
+{
+    hmap_init(&s->map);
+}
+
+static struct cfg_obj_set_node *
+set_find(const struct cfg_obj_set *s, const struct cfg_obj *o)
+{
+    struct cfg_obj_set_node *n;
+    HMAP_FOR_EACH_WITH_HASH (n, node, ptr_hash(o), &s->map) {
+        if (n->obj == o) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
+bool
+cfg_obj_set_add(struct cfg_obj_set *s, struct cfg_obj *o)
+{
+    if (set_find(s, o)) {
+        return false;
+    }
+    struct cfg_obj_set_node *n = mem_zalloc(&mem_type_cfg_obj_set, sizeof *n);
+    n->obj = o;
+    o->busy++;
+    hmap_insert(&s->map, &n->node, ptr_hash(o));
+    return true;
+}
+
+bool
+cfg_obj_set_contains(const struct cfg_obj_set *s, const struct cfg_obj *o)
+{
+    return set_find(s, o) != NULL;
+}
+
+void
+cfg_obj_set_clear(struct cfg_obj_set *s, struct cfg_graph *g)
+{
+    struct cfg_obj_set_node *n;
+    HMAP_FOR_EACH_SAFE (n, node, &s->map) {
+        hmap_remove(&s->map, &n->node);
+        n->obj->busy--;
+        cfg_graph_maybe_free(g, n->obj);
+        mem_free(&mem_type_cfg_obj_set, n);
+    }
+}
+
+void
+cfg_obj_set_destroy(struct cfg_obj_set *s)
+{
+    hmap_destroy(&s->map);
 }
