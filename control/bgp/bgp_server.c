@@ -321,13 +321,15 @@ route_changed(struct bgp_ri *ri, struct bgp_table *t, struct bgp_route *r, void 
         return;
     }
     for (int i = 0; i < s->n_peers; i++) {
-        export_route(s->out[i], t, r);
+        if (s->out[i]) {
+            export_route(s->out[i], t, r);
+        }
     }
     if (t->family == BGP_FAM_RTARGET) {
         /* A peer's route-target routes changed: its filter, and so what it gets, may too. */
         for (int i = 0; i < s->n_peers; i++) {
             struct bgp_peer_out *o = s->out[i];
-            if (bgp_route_path(r, &o->peer->src, NULL) || (r->advertised >> i & 1)) {
+            if (o && (bgp_route_path(r, &o->peer->src, NULL) || (r->advertised >> i & 1))) {
                 s->rt_dirty |= UINT64_C(1) << i;
             }
         }
@@ -378,7 +380,7 @@ rt_event_cb(evutil_socket_t fd, short what, void *aux)
     uint64_t dirty = s->rt_dirty;
     s->rt_dirty = 0;
     for (int i = 0; i < s->n_peers; i++) {
-        if (!(dirty >> i & 1)) {
+        if (!(dirty >> i & 1) || !s->out[i]) {
             continue;
         }
         struct bgp_peer_out *o = s->out[i];
@@ -565,6 +567,8 @@ peer_route_refresh(struct bgp_peer *peer, enum bgp_family f, void *aux)
     dump_table(s, s->out[peer->index], f);
 }
 
+static const struct bgp_peer_hooks no_hooks;
+
 static const struct bgp_peer_hooks server_hooks = {
     .established = peer_established,
     .down = peer_down,
@@ -594,7 +598,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 {
     struct bgp_server *s = aux;
     for (int i = 0; i < s->n_peers; i++) {
-        if (same_addr(&s->peers[i]->cfg.addr, sa)) {
+        if (s->peers[i] && same_addr(&s->peers[i]->cfg.addr, sa)) {
             bgp_peer_accept(s->peers[i], fd);
             return;
         }
@@ -683,11 +687,15 @@ void
 bgp_server_close(struct bgp_server *s)
 {
     /* The peers go without touching the tables: they belong to the routing instances. */
-    static const struct bgp_peer_hooks no_hooks;
     for (int i = 0; i < s->n_peers; i++) {
-        s->peers[i]->hooks = &no_hooks;
+        if (s->peers[i]) {
+            s->peers[i]->hooks = &no_hooks;
+        }
     }
     for (int i = 0; i < s->n_peers; i++) {
+        if (!s->peers[i]) {
+            continue;
+        }
         bgp_peer_destroy(s->peers[i]);
         out_free(s->out[i]);
     }
@@ -835,12 +843,17 @@ bgp_server_add_peer(struct bgp_server *s, const struct bgp_peer_config *pc, char
                     size_t errlen)
 {
     for (int i = 0; i < s->n_peers; i++) {
-        if (same_addr(&s->peers[i]->cfg.addr, (const struct sockaddr *) &pc->addr)) {
+        if (s->peers[i] && same_addr(&s->peers[i]->cfg.addr,
+                                     (const struct sockaddr *) &pc->addr)) {
             snprintf(err, errlen, "peer %s configured twice", pc->name);
             return EEXIST;
         }
     }
-    if (s->n_peers >= BGP_SERVER_MAX_PEERS) {
+    int slot = 0;
+    while (slot < s->n_peers && s->peers[slot]) {
+        slot++;
+    }
+    if (slot >= BGP_SERVER_MAX_PEERS) {
         snprintf(err, errlen, "too many peers (at most %d)", BGP_SERVER_MAX_PEERS);
         return ENOSPC;
     }
@@ -853,17 +866,68 @@ bgp_server_add_peer(struct bgp_server *s, const struct bgp_peer_config *pc, char
         }
     }
     struct bgp_peer *peer = bgp_peer_create(&s->local, pc, &server_hooks, s);
-    peer->index = s->n_peers;
+    peer->index = slot;
     struct bgp_peer_out *o = mem_zalloc(&mem_bgp_out, sizeof *o);
     o->s = s;
     o->peer = peer;
     hmap_init(&o->pending);
     o->flush = event_new(s->local.base, -1, 0, out_flush_cb, o);
     o->gr_timer = evtimer_new(s->local.base, gr_timeout, o);
-    s->out[s->n_peers] = o;
-    s->peers[s->n_peers++] = peer;
+    s->out[slot] = o;
+    s->peers[slot] = peer;
+    if (slot == s->n_peers) {
+        s->n_peers++;
+    }
     bgp_peer_start(peer);
     return 0;
+}
+
+struct bgp_peer *
+bgp_server_find_peer(const struct bgp_server *s, const struct sockaddr_storage *addr)
+{
+    for (int i = 0; i < s->n_peers; i++) {
+        if (s->peers[i] && same_addr(&s->peers[i]->cfg.addr, (const struct sockaddr *) addr)) {
+            return s->peers[i];
+        }
+    }
+    return NULL;
+}
+
+void
+bgp_server_remove_peer(struct bgp_server *s, struct bgp_peer *peer)
+{
+    int i = peer->index;
+    if (i < 0 || i >= s->n_peers || s->peers[i] != peer) {
+        return;
+    }
+    LOG_NOTICE("peer %s removed", peer->cfg.name);
+    /* Its session ends (Cease); its paths go as for any session loss, but without a restart
+     * to wait for. */
+    struct bgp_peer_out *o = s->out[i];
+    evtimer_del(o->gr_timer);
+    if (peer->cfg.password[0] && s->listener) {
+        bgp_md5_set(evconnlistener_get_fd(s->listener), &peer->cfg.addr, "");
+    }
+    peer->hooks = &no_hooks;
+    withdraw_peer(s, peer, ~0u, false);
+    bgp_peer_destroy(peer);
+    uint64_t bit = UINT64_C(1) << i;
+    for (int f = 0; f < BGP_FAM_N; f++) {
+        struct bgp_table *t = s->mgr->master->tables[f];
+        struct bgp_route *r;
+        if (t) {
+            BGP_TABLE_FOR_EACH (r, t) {
+                r->advertised &= ~bit;
+            }
+        }
+    }
+    s->rt_dirty &= ~bit;
+    out_free(o);
+    s->peers[i] = NULL;
+    s->out[i] = NULL;
+    while (s->n_peers && !s->peers[s->n_peers - 1]) {
+        s->n_peers--;
+    }
 }
 
 int
@@ -1297,6 +1361,9 @@ page_neighbors(struct http_req *req, void *aux)
     time_t now = time(NULL);
     for (int i = 0; i < s->n_peers; i++) {
         const struct bgp_peer *p = s->peers[i];
+        if (!p) {
+            continue;
+        }
         char addr[INET6_ADDRSTRLEN], id[INET_ADDRSTRLEN];
         format_sockaddr(&p->cfg.addr, addr, sizeof addr);
         uint32_t rid = htonl(p->remote.bgp_id);
@@ -1480,11 +1547,13 @@ page_summary(struct http_req *req, void *aux)
         }
     }
     int up = 0;
+    int configured = 0;
     for (int i = 0; i < s->n_peers; i++) {
-        up += s->peers[i]->state == BGP_ESTABLISHED;
+        up += s->peers[i] && s->peers[i]->state == BGP_ESTABLISHED;
+        configured += s->peers[i] != NULL;
     }
     json_t *j = xjson_pack("{sIsisisisIsIso}", "asn", (json_int_t) s->local.asn,
-                           "bgp_port", s->port, "neighbors", s->n_peers, "neighbors_up", up,
+                           "bgp_port", s->port, "neighbors", configured, "neighbors_up", up,
                            "local_routes", (json_int_t) s->n_local_routes,
                            "updates_sent", (json_int_t) s->n_updates_sent, "tables", tables);
     json_object_set_new(j, "routing_instances",

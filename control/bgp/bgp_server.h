@@ -81,6 +81,11 @@ int bgp_server_parse_peer(const struct bgp_server *, const char *text, struct bg
 /* Adds a peer and starts its session.  Returns 0, EEXIST or ENOSPC (message in ERR). */
 int bgp_server_add_peer(struct bgp_server *, const struct bgp_peer_config *, char *err,
                         size_t errlen);
+/* The peer configured with address ADDR (the port is not compared), or NULL. */
+struct bgp_peer *bgp_server_find_peer(const struct bgp_server *,
+                                      const struct sockaddr_storage *addr);
+/* Ends the session with PEER (Cease), removes its paths and frees it. */
+void bgp_server_remove_peer(struct bgp_server *, struct bgp_peer *);
 /* Parses "ADDRESS ...; ADDRESS ..." and adds each peer. */
 int bgp_server_add_peers(struct bgp_server *, const char *list, char *err, size_t errlen);
 

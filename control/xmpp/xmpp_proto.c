@@ -2228,3 +2228,13 @@ xmpp_encode_config(struct evbuffer *out, const char *to, const char *update_xml,
     }
     put(out, "</config></iq>");
 }
+
+void
+xmpp_encode_config_element(struct evbuffer *out, const char *to, const char *config_xml)
+{
+    put(out, "<iq type='set' from='" XMPP_CONTROL_JID "' to='");
+    xmpp_escape(out, to);
+    put(out, "/" XMPP_RES_CONFIG "'>");
+    put(out, config_xml);
+    put(out, "</iq>");
+}

@@ -315,5 +315,8 @@ size_t xmpp_encode_routes(struct evbuffer *out, const char *to, enum xmpp_family
  * texts are the caller's XML, inserted as they are. */
 void xmpp_encode_config(struct evbuffer *out, const char *to, const char *update_xml,
                         const char *delete_xml);
+/* Control -> agent: one config iq to TO ("/config" added) around CONFIG_XML, a whole
+ * <config>...</config> element (as lib/ctl_agent_config makes them), inserted as it is. */
+void xmpp_encode_config_element(struct evbuffer *out, const char *to, const char *config_xml);
 
 #endif

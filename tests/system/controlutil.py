@@ -44,10 +44,14 @@ class Control(Daemon):
     name = "contrail-control"
 
     def __init__(self, workdir, peers="", routes=(), router_id="10.0.0.1", asn=LOCAL_AS,
-                 extra_args=()):
+                 extra_args=(), hostip="127.0.0.1", hostname=None, ifmap=None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.hostip = hostip
+        self.hostname = hostname
+        self.ifmap = ifmap          # an ifmaputil.IfmapServer for configuration, or None
         self.bgp_port = free_port()
+        self.xmpp_port = free_port()
         self.http_port = free_port()
         self.peers = peers
         self.router_id = router_id
@@ -67,13 +71,20 @@ class Control(Daemon):
         self.proc.send_signal(signal.SIGHUP)
 
     def start(self):
-        cmd = [str(CONTROL_BIN), "--hostip", "127.0.0.1", "--bgp_port", str(self.bgp_port),
+        cmd = [str(CONTROL_BIN), "--hostip", self.hostip, "--bgp_port", str(self.bgp_port),
+               "--xmpp_server_port", str(self.xmpp_port),
                "--bgp_router_id", self.router_id, "--asn", str(self.asn),
                "--http_server_port", str(self.http_port), "--bgp_connect_retry", "1",
                "--route_file", str(self.route_file), "--log_file", str(self.log),
                "--log_level", "SYS_DEBUG"] + self.extra_args
         if self.peers:
             cmd += ["--bgp_peers", self.peers]
+        if self.hostname:
+            cmd += ["--hostname", self.hostname]
+        if self.ifmap:
+            cmd += ["--ifmap_server_ip", "127.0.0.1", "--ifmap_server_port", str(self.ifmap.port),
+                    "--ifmap_username", "control-user",
+                    "--ifmap_password", "control-user-passwd"]
         with open(self.stdout_path, "ab") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                          cwd=self.dir)
@@ -99,6 +110,20 @@ class Control(Daemon):
 
     def neighbors(self):
         return {n["peer_address"]: n for n in self.get("/Snh_BgpNeighborReq")["neighbors"]}
+
+    @property
+    def xmpp_address(self):
+        return f"{self.hostip}:{self.xmpp_port}"
+
+    def connections(self):
+        """{agent name: connection} from /Snh_ShowXmppConnectionReq."""
+        return {c["name"]: c for c in self.get("/Snh_ShowXmppConnectionReq")["connections"]}
+
+    def instances(self):
+        return {i["name"]: i for i in self.get("/Snh_ShowRoutingInstanceReq")["instances"]}
+
+    def summary(self):
+        return self.get("/Snh_ShowRouteSummaryReq")
 
     def neighbor(self, addr):
         return self.neighbors()[addr]
@@ -127,11 +152,13 @@ class GoBGP(Daemon):
 
     def __init__(self, workdir, peer_port, asn=LOCAL_AS, peer_as=LOCAL_AS, router_id="10.0.0.2",
                  families=("l3vpn-ipv4-unicast", "l3vpn-ipv6-unicast", "l2vpn-evpn"),
-                 password=None, restart_time=None):
+                 password=None, restart_time=None, address="127.0.0.1",
+                 neighbor="127.0.0.1"):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.api_port = free_port()
+        self.neighbor_address = neighbor
         self.log = self.dir / "gobgpd.log"
         self.stdout_path = self.log
         auth = f'    auth-password = "{password}"\n' if password else ""
@@ -146,14 +173,14 @@ class GoBGP(Daemon):
   as = {asn}
   router-id = "{router_id}"
   port = {self.port}
-  local-address-list = ["127.0.0.1"]
+  local-address-list = ["{address}"]
 [[neighbors]]
   [neighbors.config]
-    neighbor-address = "127.0.0.1"
+    neighbor-address = "{neighbor}"
     peer-as = {peer_as}
 {auth}  [neighbors.transport.config]
     remote-port = {peer_port}
-    local-address = "127.0.0.1"
+    local-address = "{address}"
   [neighbors.timers.config]
     connect-retry = 1
     hold-time = 30
@@ -187,7 +214,7 @@ class GoBGP(Daemon):
         return json.loads(out) if out and out != "null" else {}
 
     def neighbor(self):
-        return json.loads(self.cli("neighbor", "127.0.0.1", "-j").stdout)
+        return json.loads(self.cli("neighbor", self.neighbor_address, "-j").stdout)
 
     def established(self):
         try:
