@@ -584,11 +584,26 @@ instance_from_obj(const struct ctl_config *cc, struct ctl_config_instance *i,
     i->is_master = !strcmp(o->fq_str, CTL_CONFIG_MASTER_INSTANCE);
     const struct cfg_ref *r;
     LIST_FOR_EACH (r, from_node, &o->refs) {
+        if (r->to->ident == cc->ri_id && cfg_obj_exists(r->to)) {
+            /* A connection (the schema transformer's, for a policy between networks): the
+             * connected instance's export targets are imported here too, as the original's
+             * bgp_config_ifmap did. */
+            const struct cfg_ref *t;
+            LIST_FOR_EACH (t, from_node, &r->to->refs) {
+                const char *ie = jstr(t->attr, "import_export");
+                if (t->to->ident == cc->rt_id && (!ie || strcmp(ie, "import"))
+                    && !strv_has(i->import_targets, i->n_import_targets, t->to->fq_str)) {
+                    strv_add(&i->import_targets, &i->n_import_targets, t->to->fq_str);
+                }
+            }
+            continue;
+        }
         if (r->to->ident != cc->rt_id) {
             continue;
         }
         const char *ie = jstr(r->attr, "import_export");
-        if (!ie || strcmp(ie, "export")) {
+        if ((!ie || strcmp(ie, "export"))
+            && !strv_has(i->import_targets, i->n_import_targets, r->to->fq_str)) {
             strv_add(&i->import_targets, &i->n_import_targets, r->to->fq_str);
         }
         if (!ie || strcmp(ie, "import")) {
@@ -738,7 +753,6 @@ void
 ctl_config_graph_changed(struct ctl_config *cc, struct cfg_obj *o, enum cfg_change what,
                          const char *field, struct cfg_obj *other)
 {
-    (void) other;
     if (!cc->synced) {
         return;                     /* ctl_config_synced() looks at everything. */
     }
@@ -749,8 +763,18 @@ ctl_config_graph_changed(struct ctl_config *cc, struct cfg_obj *o, enum cfg_chan
          * only, which is a bgp-router too). */
         cc->bgp_dirty = true;
     } else if (o->ident == cc->ri_id) {
-        /* Its properties, its network (parent) or its route-target refs. */
+        /* Its properties, its network (parent), its route-target refs or its connections;
+         * the instances connected to it import its export targets. */
         cfg_obj_set_add(&cc->dirty_ris, o);
+        const struct cfg_ref *r;
+        LIST_FOR_EACH (r, to_node, &o->back_refs) {
+            if (r->from->ident == cc->ri_id) {
+                cfg_obj_set_add(&cc->dirty_ris, r->from);
+            }
+        }
+        if (other && other->ident == cc->ri_id) {
+            cfg_obj_set_add(&cc->dirty_ris, other);
+        }
     } else if (o->ident == cc->vn_id) {
         if (what == CFG_CHANGE_EXISTS
             || (what == CFG_CHANGE_PROP && !strcmp(field, "virtual_network_network_id"))) {
