@@ -451,6 +451,20 @@ peer_entry_free(struct peer_entry *e)
 }
 
 /* Adds the peering of SELF with O (attribute ATTR) to NEW unless there already. */
+static bool
+is_control_node(const struct cfg_obj *o)
+{
+    const json_t *p = json_object_get(o->props, "bgp_router_parameters");
+    const char *t = jstr(p, "router_type");
+    return t && !strcmp(t, "control-node");
+}
+
+static int64_t
+router_asn(const struct cfg_obj *o)
+{
+    return jint(json_object_get(o->props, "bgp_router_parameters"), "autonomous_system", 0);
+}
+
 static void
 collect_peer(struct hmap *new_, const struct cfg_obj *self, const struct cfg_obj *o,
              const json_t *attr)
@@ -502,6 +516,18 @@ update_bgp(struct ctl_config *cc)
         LIST_FOR_EACH (r, to_node, &self->back_refs) {
             if (r->from->ident == cc->bgp_id) {
                 collect_peer(&new_, self, r->from, r->attr);
+            }
+        }
+        /* ibgp-auto-mesh (default on): a control node peers with every other control node
+         * of its AS, as the mesh the original's schema transformer wrote would say. */
+        bool mesh = cc->global_json ? cc->global.ibgp_auto_mesh : true;
+        if (mesh && is_control_node(self)) {
+            const struct cfg_obj *o;
+            LIST_FOR_EACH (o, type_node, cfg_graph_objects(cc->graph, cc->bgp_id)) {
+                if (o != self && cfg_obj_exists(o) && is_control_node(o)
+                    && router_asn(o) == router_asn(self)) {
+                    collect_peer(&new_, self, o, NULL);
+                }
             }
         }
     }
@@ -758,6 +784,7 @@ ctl_config_graph_changed(struct ctl_config *cc, struct cfg_obj *o, enum cfg_chan
     }
     if (o->ident == cc->gsc_id) {
         cc->global_dirty = true;
+        cc->bgp_dirty = true;       /* ibgp-auto-mesh may have changed. */
     } else if (o->ident == cc->bgp_id) {
         /* Its parameters, existence or peerings (a peering is reported on the referrer
          * only, which is a bgp-router too). */

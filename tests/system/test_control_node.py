@@ -455,3 +455,19 @@ def test_agent_configuration(api, cluster):
     sim.wait(lambda e: e.get("event") == "config" and "198.51.100.32" in e.get("xml", ""),
              timeout=CONVERGE, what="the change", since=mark)
     api.delete(f"/virtual-router/{vr['uuid']}")
+
+
+def test_ibgp_auto_mesh(api, cluster):
+    """Control nodes of one AS peer with each other without any peering in the config while
+    ibgp-auto-mesh is on (the default); turning it off ends those sessions."""
+    cn1 = cluster.control()
+    cn2 = cluster.control()
+    wait_peer_up(cn1, cn2.hostip)
+    wait_peer_up(cn2, cn1.hostip)
+    gsc = api.list("global-system-config")["global-system-configs"][0]
+    api.update("global-system-config", gsc["uuid"], {"ibgp_auto_mesh": False})
+    try:
+        poll(lambda: cn2.hostip not in cn1.neighbors(), CONVERGE, "mesh peer removed")
+    finally:
+        api.update("global-system-config", gsc["uuid"], {"ibgp_auto_mesh": True})
+    wait_peer_up(cn1, cn2.hostip)

@@ -400,10 +400,11 @@ test_resync(struct cfg_graph *g, struct ctl_config *cc, struct rec *r)
     CHECK_STREQ(take(r), "");
     ctl_config_synced(cc);
     /* Before the reset: control2 peered without session attributes, control1 had the
-     * families of control1_params; the global config had been deleted. */
+     * families of control1_params; the global config had been deleted.  control2 stays a
+     * peer without the reference: ibgp-auto-mesh (default on) meshes control nodes. */
     CHECK_STREQ(take(r), "add global global|add instance default-domain:admin:vn3:vn3"
-                "|add peer mx1|delete instance default-domain:admin:vn1:vn1"
-                "|delete peer control2");
+                "|add peer mx1|change peer control2"
+                "|delete instance default-domain:admin:vn1:vn1");
     ctl_config_reset(cc);
     ctl_config_synced(cc);
     CHECK_STREQ(take(r), "");               /* The same graph again: nothing. */
