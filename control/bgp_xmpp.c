@@ -49,6 +49,7 @@ struct xagent {
     bool eor_sent;
     bool stale;                     /* It has stale paths (restarting). */
     bool config_subscribed;
+    bool closed_by_us;              /* We closed the session (no graceful restart). */
     time_t up_since;
     char remote[64];
     uint64_t rx_routes, tx_items, tx_retracts, ignored, flaps;
@@ -650,10 +651,15 @@ static void
 sub_free(struct xsub *s)
 {
     struct xagent *a = s->a;
-    pend_drop_sub(a, s);
-    withdraw_sub(s, false);
+    /* Out of the instance's subscribers first: the withdrawals below must not queue
+     * anything for this subscription. */
     if (s->ri) {
         list_remove(&s->ri_node);
+        list_init(&s->ri_node);
+    }
+    withdraw_sub(s, false);
+    pend_drop_sub(a, s);
+    if (s->ri) {
         bgp_ri_unsubscribe(a->x->mgr, s->ri);
     }
     hmap_remove(&a->subs, &s->node);
@@ -775,6 +781,7 @@ agent_close(struct xagent *a, const char *reason)
 {
     a->x->n_closed_policy++;
     LOG_WARN("agent %s: closing the session: %s", a->name, reason);
+    a->closed_by_us = true;
     if (a->sess) {
         xmpp_session_close(a->sess, "policy-violation", reason);
     }
@@ -824,6 +831,7 @@ on_up(struct xmpp_session *sess, void *aux)
     }
     a->sess = sess;
     a->eor_sent = false;
+    a->closed_by_us = false;
     a->up_since = time(NULL);
     snprintf(a->remote, sizeof a->remote, "%s", xmpp_session_remote(sess));
     xmpp_session_set_user(sess, a);
@@ -893,7 +901,15 @@ on_down(struct xmpp_session *sess, const char *reason, void *aux)
         x->config_ops.agent_down(x->config_ops.aux, a->name);
     }
     a->config_subscribed = false;
-    if (!x->cfg.gr_helper || hmap_count(&a->subs) == 0) {
+    /* A stream error we sent for bad input ends the session for good; a hold-timer expiry
+     * (connection-timeout) is a peer that may be restarting. */
+    const char *cond = xmpp_session_sent_condition(sess);
+    if (cond && strcmp(cond, "connection-timeout")) {
+        a->closed_by_us = true;
+    }
+    if (!x->cfg.gr_helper || hmap_count(&a->subs) == 0 || a->closed_by_us) {
+        /* No helper, nothing to keep, or a session we ended for a protocol violation (the
+         * agent is not restarting): the paths go now. */
         agent_free(a);
         return;
     }
@@ -945,9 +961,14 @@ bgp_xmpp_open(struct bgp_xmpp *x, struct event_base *base, struct bgp_ri_mgr *mg
         x->cfg.eor_delay_ms = 1000;
     }
     hmap_init(&x->agents);
+    /* Agents may be configured with a shorter hold time than ours (there is no
+     * negotiation): keepalives go out at least every 3 s, which keeps any hold time of 9 s
+     * or more alive, at 2 bytes a time. */
+    unsigned hold = cfg->hold_time ? cfg->hold_time : 90;
     struct xmpp_session_config sc = {
         .local_jid = XMPP_CONTROL_JID,
-        .hold_time = cfg->hold_time,
+        .hold_time = hold,
+        .keepalive_ms = hold * 1000 / 3 < 3000 ? hold * 1000 / 3 : 3000,
     };
     int e = 0;
     x->server = xmpp_server_create(base, cfg->address, (uint16_t) cfg->port, &sc, &hooks, x,

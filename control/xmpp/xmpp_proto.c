@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ipaddr.h"
+#include "hmap.h"
 #include "mem.h"
 
 static MEM_TYPE(mem_xmpp_proto, "xmpp_proto");
@@ -78,6 +79,25 @@ xmpp_splitter_destroy(struct xmpp_splitter *sp)
     mem_free(&mem_xmpp_proto, sp->buf);
     sp->buf = NULL;
     sp->len = sp->cap = sp->start = sp->pos = 0;
+    mem_free(&mem_xmpp_proto, sp->open_names);
+    sp->open_names = NULL;
+    sp->open_cap = 0;
+}
+
+/* Remembers the name of the element opened at nesting DEPTH (1-based), so that its end tag
+ * can be checked: a hash keeps this small. */
+static void
+sp_push_name(struct xmpp_splitter *sp, int depth)
+{
+    if ((size_t) depth > sp->open_cap) {
+        sp->open_cap = sp->open_cap ? 2 * sp->open_cap : 16;
+        while (sp->open_cap < (size_t) depth) {
+            sp->open_cap *= 2;
+        }
+        sp->open_names = mem_realloc(&mem_xmpp_proto, sp->open_names,
+                                     sp->open_cap * sizeof *sp->open_names);
+    }
+    sp->open_names[depth - 1] = hash_string(sp->name, 0);
 }
 
 size_t
@@ -253,11 +273,13 @@ xmpp_splitter_next(struct xmpp_splitter *sp, struct xmpp_frame *f)
                         return 0;
                     }
                     sp->depth = 1;
+                    sp_push_name(sp, 1);
                 } else if (!empty) {
                     if (sp->depth >= 1000) {
                         return sp_fail(sp, EBADMSG, "elements nested too deep");
                     }
                     sp->depth++;
+                    sp_push_name(sp, sp->depth);
                 }
                 sp->state = SP_CONTENT;
                 break;
@@ -282,6 +304,10 @@ xmpp_splitter_next(struct xmpp_splitter *sp, struct xmpp_frame *f)
                     return 0;
                 }
                 return sp_fail(sp, EBADMSG, "unexpected end tag </%s>", sp->name);
+            }
+            if (sp->open_names[sp->depth - 1] != hash_string(sp->name, 0)) {
+                return sp_fail(sp, EBADMSG, "end tag </%s> does not match its element",
+                               sp->name);
             }
             if (--sp->depth == 0) {
                 sp_emit(sp, f, XMPP_FRAME_STANZA);

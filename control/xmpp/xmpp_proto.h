@@ -74,6 +74,8 @@ struct xmpp_splitter {
     bool end_tag;               /* The tag being scanned is an end tag. */
     bool open_seen, closed;
     char top[64];               /* Name of the current top-level element. */
+    uint32_t *open_names;       /* Hashes of the names of the open elements, by depth. */
+    size_t open_cap;
     char error[128];
 };
 

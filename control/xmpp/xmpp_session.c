@@ -65,6 +65,7 @@ struct xmpp_session {
     bool open_sent;
     bool announced_up;
     struct event *open_timer, *hold_timer, *ka_timer, *retry_timer;
+    char sent_condition[48];        /* The stream error we sent last ("" when none). */
     unsigned retry_attempts;
     char reason[256];
     struct xmpp_session_stats stats;
@@ -219,6 +220,7 @@ session_close(struct xmpp_session *s, const char *condition, const char *text,
         return;
     }
     if (condition) {
+        snprintf(s->sent_condition, sizeof s->sent_condition, "%s", condition);
         struct evbuffer *b = evbuffer_new();
         if (!s->open_sent) {
             /* XMPP wants a stream header before a stream error. */
@@ -390,7 +392,7 @@ send_keepalive(evutil_socket_t fd, short what, void *arg)
 static unsigned
 ka_interval_ms(const struct xmpp_session *s)
 {
-    unsigned ms = s->cfg.hold_time * 1000 / 3;
+    unsigned ms = s->cfg.keepalive_ms ? s->cfg.keepalive_ms : s->cfg.hold_time * 1000 / 3;
     return ms ? ms : 1;
 }
 
@@ -590,6 +592,7 @@ static void
 session_attach(struct xmpp_session *s, struct bufferevent *bev)
 {
     s->bev = bev;
+    s->sent_condition[0] = '\0';
     bufferevent_setcb(bev, conn_read, conn_write, conn_event, s);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -846,4 +849,10 @@ void *
 xmpp_session_user(const struct xmpp_session *s)
 {
     return s->user;
+}
+
+const char *
+xmpp_session_sent_condition(const struct xmpp_session *s)
+{
+    return s->sent_condition[0] ? s->sent_condition : NULL;
 }

@@ -61,7 +61,8 @@ struct xmpp_session_config {
                                  * a client. */
     const char *remote_jid;     /* Client: the "to" of its open (NULL: XMPP_CONTROL_JID). */
     const char *subcluster;     /* Client: put in the open's xmlns (NULL or "": none). */
-    unsigned hold_time;         /* Seconds (0: 90).  Keepalives go out every hold/3. */
+    unsigned hold_time;         /* Seconds (0: 90). */
+    unsigned keepalive_ms;      /* Keepalive interval (0: hold/3). */
     unsigned open_timeout;      /* Seconds (0: 15). */
     unsigned retry_ms;          /* Client: first reconnect delay (0: 1000). */
     unsigned retry_max_ms;      /* Client: backoff cap (0: 30000). */
@@ -134,6 +135,9 @@ const char *xmpp_session_peer_name(const struct xmpp_session *);
 /* The peer's address as "IP:PORT". */
 const char *xmpp_session_remote(const struct xmpp_session *);
 const char *xmpp_session_last_reason(const struct xmpp_session *);
+/* The condition of the stream error this side sent when it closed the session (a protocol
+ * violation, "connection-timeout" for the hold timer, ...), or NULL. */
+const char *xmpp_session_sent_condition(const struct xmpp_session *);
 const struct xmpp_session_stats *xmpp_session_stats(const struct xmpp_session *);
 /* The owner's per-session pointer (NULL until set). */
 void xmpp_session_set_user(struct xmpp_session *, void *user);

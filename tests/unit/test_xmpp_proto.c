@@ -628,7 +628,7 @@ test_malformed(void)
     CHECK_EQ_INT(xmpp_decode_stanza(&dec, "<iq>\0</iq>", 10, &ev), EBADMSG);
     xmpp_event_clear(&ev);
     xmpp_decoder_destroy(&dec);
-    expect_error("<iq><a></b></iq>", "not-well-formed");
+    expect_error("<iq><a></b></iq>", "does not match");        /* the splitter sees it */
     expect_error("<iq>&foo;</iq>", "not-well-formed");
     expect_error("<iq a='1' a='2'/>", "not-well-formed");
     expect_error("<iq><x>\xff\xfe</x></iq>", "not-well-formed");

@@ -318,7 +318,7 @@ test_bad_input(uint16_t port)
         const char *condition;
         const char *reason;
     } cases[] = {
-        { "<iq><a></b></iq>", "not-well-formed", "bad stanza" },
+        { "<iq><a></b></iq>", "not-well-formed", "bad stream" },
         { "hello", "not-well-formed", "bad stream" },
         { "<presence/>", "unsupported-stanza-type", "bad stanza" },
         { "<iq type='set'><pubsub xmlns='http://jabber.org/protocol/pubsub'><collection "
