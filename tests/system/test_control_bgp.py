@@ -325,7 +325,41 @@ MALFORMED = [
     ("withdrawn length overrun", bgp_msg(2, b"\x00\x40\x18\x00"), 3, 1),
     ("second OPEN", bgp_msg(1, b"\x04\xfd\xe9\x00\x5a\xc6\x33\x64\x4d\x00"), 5, 3),
     ("short ROUTE-REFRESH", bgp_msg(5, b"\x00\x01\x00"), 1, 2),
+    ("header length below 19", b"\xff" * 16 + struct.pack("!HB", 18, 4), 1, 2),
+    ("header length above 4096", b"\xff" * 16 + struct.pack("!HB", 4097, 2), 1, 2),
+    ("UPDATE shorter than its minimum", bgp_msg(2, b"\x00"), 1, 2),
 ]
+
+
+def _open_body(version=4, asn=64513, hold=90, router_id="198.51.100.77"):
+    caps = struct.pack("!BBHBB", 1, 4, 1, 0, 128) + struct.pack("!BBI", 65, 4, asn)
+    params = struct.pack("!BB", 2, len(caps)) + caps
+    return struct.pack("!BHH4sB", version, asn, hold, socket.inet_aton(router_id),
+                       len(params)) + params
+
+
+BAD_OPENS = [
+    ("version 3", bgp_msg(1, _open_body(version=3)), 2, 1),
+    ("hold time 2", bgp_msg(1, _open_body(hold=2)), 2, 6),
+    ("identifier 0.0.0.0", bgp_msg(1, _open_body(router_id="0.0.0.0")), 2, 3),
+    ("wrong AS", bgp_msg(1, _open_body(asn=64999)), 2, 2),
+    ("OPEN shorter than its minimum", bgp_msg(1, _open_body()[:7]), 1, 2),
+    ("UPDATE before OPEN", update_msg(b""), 5, 1),
+]
+
+
+@pytest.mark.parametrize("name,data,code,subcode", BAD_OPENS, ids=[m[0] for m in BAD_OPENS])
+def test_malformed_open_gets_notification(raw_control, name, data, code, subcode):
+    peer = RawPeer("127.0.0.2", raw_control.bgp_port, 64513)
+    try:
+        peer.send(data)
+        got = peer.wait_notification()
+        assert got[0] == code, (name, got)
+        if subcode:
+            assert got[1] == subcode, (name, got)
+        assert raw_control.alive()
+    finally:
+        peer.close()
 
 
 @pytest.mark.parametrize("name,data,code,subcode", MALFORMED, ids=[m[0] for m in MALFORMED])
