@@ -48,8 +48,10 @@ struct mcast_agent {
 };
 
 enum {
-    FWD_CHANGED = 1 << 0,           /* Address, encapsulation or label changed. */
-    FWD_REPORTED = 1 << 1,          /* ops->update was called for it. */
+    FWD_CHANGED = 1 << 0,           /* Address, encapsulation or label changed: tell the
+                                     * neighbours. */
+    FWD_NEW_LABEL = 1 << 1,         /* Label assigned by this rebuild: tell the forwarder. */
+    FWD_REPORTED = 1 << 2,          /* ops->update was called for it. */
 };
 
 struct mcast_fwd {
@@ -603,7 +605,7 @@ sg_rebuild(struct bgp_mcast *mc, struct mcast_sg *sg)
             f->label = block_alloc(f->block);
             if (f->label) {
                 list_remove(&f->wait_node);
-                f->flags |= FWD_CHANGED;
+                f->flags |= FWD_CHANGED | FWD_NEW_LABEL;
             }
         }
         if (f->label) {
@@ -613,20 +615,13 @@ sg_rebuild(struct bgp_mcast *mc, struct mcast_sg *sg)
         }
     }
 
-    /* Retracts first, so that an agent never holds two routes for one label. */
-    LIST_FOR_EACH_SAFE (f, agent_node, &sg->gone) {
-        if (f->flags & FWD_REPORTED) {
-            report(mc, sg, f, true, NULL, 0);
-        }
-    }
-
     struct mcast_fwd **old = sg->tree;
     size_t n_old = sg->n_tree;
     for (size_t i = 0; i < k; i++) {
         f = tree[i];
         struct mcast_fwd *nb[BGP_MCAST_MAX_OLIST], *nb_old[BGP_MCAST_MAX_OLIST];
         size_t n_nb = tree_neighbours(tree, k, i, nb);
-        bool changed = !(f->flags & FWD_REPORTED) || (f->flags & FWD_CHANGED) || f->pos < 0;
+        bool changed = !(f->flags & FWD_REPORTED) || (f->flags & FWD_NEW_LABEL) || f->pos < 0;
         if (!changed) {
             size_t n_nb_old = tree_neighbours(old, n_old, f->pos, nb_old);
             changed = n_nb != n_nb_old || memcmp(nb, nb_old, n_nb * sizeof *nb);
@@ -652,7 +647,7 @@ sg_rebuild(struct bgp_mcast *mc, struct mcast_sg *sg)
     }
     HMAP_FOR_EACH (f, node, &sg->fwds) {
         f->pos = -1;
-        f->flags &= ~FWD_CHANGED;
+        f->flags &= ~(FWD_CHANGED | FWD_NEW_LABEL);
     }
     for (size_t i = 0; i < k; i++) {
         tree[i]->pos = (int32_t) i;
@@ -672,9 +667,21 @@ sg_rebuild(struct bgp_mcast *mc, struct mcast_sg *sg)
 void
 bgp_mcast_flush(struct bgp_mcast *mc)
 {
+    /* Every "gone" first, in all entries: a label freed by a removal may be given to the same
+     * agent in another tree by this flush, and the agent should drop the old route before it
+     * learns the new one. */
+    struct mcast_sg *sg;
+    LIST_FOR_EACH (sg, dirty_node, &mc->dirty) {
+        struct mcast_fwd *f;
+        LIST_FOR_EACH (f, agent_node, &sg->gone) {
+            if (f->flags & FWD_REPORTED) {
+                report(mc, sg, f, true, NULL, 0);
+                f->flags &= ~FWD_REPORTED;
+            }
+        }
+    }
     while (!list_is_empty(&mc->dirty)) {
-        struct mcast_sg *sg = CONTAINER_OF(list_pop_front(&mc->dirty), struct mcast_sg,
-                                           dirty_node);
+        sg = CONTAINER_OF(list_pop_front(&mc->dirty), struct mcast_sg, dirty_node);
         sg_rebuild(mc, sg);
         if (!hmap_count(&sg->fwds)) {
             sg_free(mc, sg);

@@ -78,7 +78,10 @@ bgp_mcast_update_advertise(const struct bgp_mcast_update *u)
 struct bgp_mcast_ops {
     /* Called from bgp_mcast_flush for each forwarder whose label or olist changed since the
      * last call for it (the first call after it joined, too), and once with gone = true after
-     * it was removed (only if it had been reported).  Must not call bgp_mcast_* functions. */
+     * it was removed (only if it had been reported).  A flush makes all its "gone" calls
+     * before the others, so a label freed by a removal is retracted before it is reused.  A
+     * forwarder added and removed between two flushes is never reported.  Must not call
+     * bgp_mcast_* functions. */
     void (*update)(void *aux, const struct bgp_mcast_update *);
     /* Optional: writes the names of encapsulation MASK into BUF for introspect (e.g.
      * xmpp_encap_format); without it the mask is shown as a number. */

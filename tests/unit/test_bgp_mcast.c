@@ -46,7 +46,9 @@ record(void *aux, const struct bgp_mcast_update *u)
     r->label = u->label;
     CHECK(u->n_olist <= BGP_MCAST_MAX_OLIST);
     r->n_olist = u->n_olist < BGP_MCAST_MAX_OLIST ? u->n_olist : BGP_MCAST_MAX_OLIST;
-    memcpy(r->olist, u->olist, r->n_olist * sizeof *r->olist);
+    if (r->n_olist) {
+        memcpy(r->olist, u->olist, r->n_olist * sizeof *r->olist);
+    }
 }
 
 static const struct rec *
@@ -459,13 +461,18 @@ test_exhausted(void)
     CHECK_EQ_INT(bgp_mcast_get(mc, "vn1", gs[without], S0, "A", &got, ol, &n), 0);
     CHECK_EQ_INT(got, freed);
     CHECK_EQ_INT(n, 2);
-    const struct rec *ra = NULL;
+    const struct rec *ra = NULL, *rgone = NULL;
     for (size_t i = 0; i < n_recs; i++) {
         if (!strcmp(recs[i].agent, "A") && !memcmp(recs[i].group, gs[without], 4)) {
             ra = &recs[i];
         }
+        if (!strcmp(recs[i].agent, "A") && recs[i].gone) {
+            rgone = &recs[i];
+        }
     }
     CHECK(ra && ra->label == freed && ra->n_olist == 2);
+    /* The retract of the label's old use comes before its new use. */
+    CHECK(rgone && !memcmp(rgone->group, gs[leave], 4) && rgone < ra);
 
     /* A moves one tree to a new block of one label and gets it; a second tree moved to the
      * same block finds it exhausted, leaves its tree, and A is told so. */
@@ -533,10 +540,14 @@ test_labels_kept(void)
     for (int i = 0; i < 9; i++) {
         CHECK_EQ_INT(label_of(mc, "vn1", G1, S0, i), before[i]);
     }
-    /* compute05 moved to the end of the tree; it was reported with its new neighbours, and
-     * its neighbours with its new address and encapsulation. */
-    const struct rec *r5 = find_rec("vn1", name);
-    CHECK(r5 && r5->n_olist == 1);
+    /* compute05 moved to the end of the tree, a leaf (it is reported only if its parent
+     * changed); its neighbours were told its new address and encapsulation. */
+    uint32_t l5;
+    struct bgp_mcast_olist_entry ol5[BGP_MCAST_MAX_OLIST];
+    size_t n5;
+    CHECK_EQ_INT(bgp_mcast_get(mc, "vn1", G1, S0, name, &l5, ol5, &n5), 0);
+    CHECK_EQ_INT(n5, 1);
+    CHECK_EQ_INT(l5, before[5]);
     size_t n_seen = 0;
     for (size_t i = 0; i < n_recs; i++) {
         for (size_t k = 0; k < recs[i].n_olist; k++) {
@@ -554,6 +565,61 @@ test_labels_kept(void)
     uint32_t c = label_of(mc, "vn2", G1, S0, 3);
     CHECK(a != b && b != c && a != c);
     CHECK(a >= BLOCK_FIRST(3) && b >= BLOCK_FIRST(3) && c >= BLOCK_FIRST(3));
+    bgp_mcast_destroy(mc);
+}
+
+/* A forwarder's encapsulation or block changes but not its place: exactly its neighbours are
+ * told (and itself, for a new label). */
+static void
+test_attr_change(void)
+{
+    struct bgp_mcast *mc = bgp_mcast_create(NULL, &ops);
+    uint8_t a[4] = { 10, 0, 0, 0 };
+    char name[32];
+    for (int i = 0; i < 21; i++) {
+        a[3] = (uint8_t) (i + 1);
+        snprintf(name, sizeof name, "n%02d", i);
+        bgp_mcast_add(mc, "vn1", G1, S0, name, a, 1000, 1999, 1);
+    }
+    bgp_mcast_flush(mc);
+
+    /* n01 (index 1: parent n00, children n05..n08) changes its encapsulation. */
+    a[3] = 2;
+    n_recs = 0;
+    CHECK_EQ_INT(bgp_mcast_add(mc, "vn1", G1, S0, "n01", a, 1000, 1999, 3), 0);
+    bgp_mcast_flush(mc);
+    CHECK_EQ_INT(n_recs, 5);
+    for (size_t i = 0; i < n_recs; i++) {
+        int idx = atoi(recs[i].agent + 1);
+        CHECK(idx == 0 || (idx >= 5 && idx <= 8));
+        bool seen = false;
+        for (size_t k = 0; k < recs[i].n_olist; k++) {
+            if (recs[i].olist[k].addr[3] == 2) {
+                CHECK_EQ_INT(recs[i].olist[k].encap, 3);
+                seen = true;
+            }
+        }
+        CHECK(seen);
+    }
+
+    /* n02 moves to another block: itself and its neighbours learn its new label. */
+    a[3] = 3;
+    n_recs = 0;
+    CHECK_EQ_INT(bgp_mcast_add(mc, "vn1", G1, S0, "n02", a, 5000, 5009, 1), 0);
+    bgp_mcast_flush(mc);
+    CHECK_EQ_INT(n_recs, 6);
+    for (size_t i = 0; i < n_recs; i++) {
+        int idx = atoi(recs[i].agent + 1);
+        CHECK(idx == 0 || idx == 2 || (idx >= 9 && idx <= 12));
+        if (idx == 2) {
+            CHECK_EQ_INT(recs[i].label, 5000);
+        }
+        for (size_t k = 0; k < recs[i].n_olist; k++) {
+            if (recs[i].olist[k].addr[3] == 3) {
+                CHECK_EQ_INT(recs[i].olist[k].label, 5000);
+            }
+        }
+    }
     bgp_mcast_destroy(mc);
 }
 
@@ -806,6 +872,7 @@ main(void)
     test_removal();
     test_exhausted();
     test_labels_kept();
+    test_attr_change();
     test_independent();
     test_broadcast();
     test_event_mode();
