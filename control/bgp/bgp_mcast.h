@@ -136,7 +136,8 @@ int bgp_mcast_get(const struct bgp_mcast *, const char *instance, const uint8_t 
  *     "address", "label", "label_block": "A-B", "encap", "olist": [{"address", "label",
  *     "encap"}]}]}]}], "agents", "forwarders", "rebuilds", "updates", "gone"}
  * Instances by name, entries by (group, source), forwarders in tree order then those without
- * a label.  With INSTANCE not NULL only that instance is shown.  Returns a new reference. */
+ * a label; one removed since the flush still shows in its tree with "removed": true.  With
+ * INSTANCE not NULL only that instance is shown.  Returns a new reference. */
 json_t *bgp_mcast_to_json(const struct bgp_mcast *, const char *instance);
 
 #endif
