@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bgp_mcast.h"
 #include "http.h"
 #include "introspect.h"
 #include "json_util.h"
@@ -316,11 +317,30 @@ publish(struct xagent *a, const struct xmpp_event *ev, bool add)
     }
     x->n_rx_routes++;
     a->rx_routes++;
+    if (r->family == XMPP_FAM_MCAST) {
+        int rc = 0;
+        if (!add) {
+            bgp_mcast_remove(x->mcast, s->vrf, r->group, r->source, a->name);
+        } else if (r->n_nh != 1 || r->nh[0].family != 4) {
+            rc = EINVAL;
+        } else {
+            const struct xmpp_nexthop *nh = &r->nh[0];
+            rc = bgp_mcast_add(x->mcast, s->vrf, r->group, r->source, a->name, nh->addr,
+                               nh->label, nh->label_last,
+                               nh->encap ? nh->encap : XMPP_ENCAP_GRE);
+        }
+        if (rc) {
+            LOG_WARN("agent %s: multicast route %s in %s ignored", a->name, r->key, s->vrf);
+            a->ignored++;
+            x->n_ignored_routes++;
+        }
+        return;
+    }
     struct bgp_nlri n = { 0 };
     if (!route_prefix(r, &n.p) || !s->ri) {
         a->ignored++;
         x->n_ignored_routes++;
-        return;                 /* Multicast (erm-vpn), or an instance deleted from config. */
+        return;                 /* An instance deleted from config. */
     }
     struct bgp_table *t = s->ri->tables[n.p.family];
     if (!add) {
@@ -659,6 +679,7 @@ sub_free(struct xsub *s)
     }
     withdraw_sub(s, false);
     pend_drop_sub(a, s);
+    bgp_mcast_remove_agent(a->x->mcast, a->name, s->vrf);
     if (s->ri) {
         bgp_ri_unsubscribe(a->x->mgr, s->ri);
     }
@@ -897,6 +918,7 @@ on_down(struct xmpp_session *sess, const char *reason, void *aux)
     a->flaps++;
     pend_drop_sub(a, NULL);
     evtimer_del(a->eor_ev);
+    bgp_mcast_remove_agent(x->mcast, a->name, NULL);     /* No graceful restart for trees. */
     if (a->config_subscribed && x->config_ops.agent_down) {
         x->config_ops.agent_down(x->config_ops.aux, a->name);
     }
@@ -944,6 +966,54 @@ static const struct xmpp_session_hooks hooks = {
     .connect_failed = on_connect_failed,
 };
 
+/* --- Multicast ---------------------------------------------------------------------------- */
+
+/* A forwarder's place in its tree changed: its label and olist go to the agent, or a retract
+ * when it has none (gone, no label, alone in the tree). */
+static void
+mcast_update(void *aux, const struct bgp_mcast_update *u)
+{
+    struct bgp_xmpp *x = aux;
+    struct xagent *a = agent_find(x, u->agent);
+    struct evbuffer *out = a && a->sess ? xmpp_session_output(a->sess) : NULL;
+    if (!out) {
+        return;
+    }
+    struct xmpp_route r;
+    memset(&r, 0, sizeof r);
+    r.family = XMPP_FAM_MCAST;
+    memcpy(r.group, u->group, 4);
+    memcpy(r.source, u->source, 4);
+    xmpp_route_format_key(&r);
+    const struct xmpp_route *one = &r;
+    if (bgp_mcast_update_advertise(u)) {
+        r.source_label = u->label;
+        for (size_t i = 0; i < u->n_olist; i++) {
+            struct xmpp_nexthop *nh = xmpp_route_add_olist(&r);
+            char text[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, u->olist[i].addr, text, sizeof text);
+            xmpp_nexthop_set_address(nh, text);
+            nh->label = nh->label_last = u->olist[i].label;
+            nh->encap = u->olist[i].encap;
+        }
+        xmpp_encode_routes(out, a->name, XMPP_FAM_MCAST, u->instance, &one, 1, NULL, 0);
+        a->tx_items++;
+        x->n_tx_items++;
+    } else {
+        xmpp_encode_routes(out, a->name, XMPP_FAM_MCAST, u->instance, NULL, 0, &one, 1);
+        a->tx_retracts++;
+        x->n_tx_retracts++;
+    }
+    xmpp_route_clear(&r);
+}
+
+static json_t *
+page_mcast(struct http_req *req, void *aux)
+{
+    struct bgp_xmpp *x = aux;
+    return bgp_mcast_to_json(x->mcast, http_req_query(req, "instance"));
+}
+
 /* --- Lifecycle --------------------------------------------------------------------------- */
 
 int
@@ -978,6 +1048,9 @@ bgp_xmpp_open(struct bgp_xmpp *x, struct event_base *base, struct bgp_ri_mgr *mg
                  cfg->address ? cfg->address : "*", cfg->port, strerror(e ? e : EINVAL));
         return e ? e : EINVAL;
     }
+    struct bgp_mcast_ops mops = { .update = mcast_update, .encap_format = xmpp_encap_format,
+                                  .aux = x };
+    x->mcast = bgp_mcast_create(base, &mops);
     struct bgp_ri_listener l = { .route_changed = route_changed, .ri_deleted = ri_deleted,
                                  .aux = x };
     bgp_ri_mgr_add_listener(mgr, &l);
@@ -1012,6 +1085,8 @@ bgp_xmpp_close(struct bgp_xmpp *x)
             ri->user = NULL;
         }
     }
+    bgp_mcast_destroy(x->mcast);
+    x->mcast = NULL;
 }
 
 void
@@ -1085,6 +1160,8 @@ bgp_xmpp_register_introspect(struct bgp_xmpp *x, struct introspect *is)
 {
     introspect_add_page(is, "/Snh_ShowXmppConnectionReq", "XMPP agents and subscriptions",
                         page_connections, x);
+    introspect_add_page(is, "/Snh_ShowMulticastManagerReq",
+                        "multicast trees (?instance=NAME)", page_mcast, x);
     introspect_add_counter(is, "xmpp_rx_routes", "routes published by agents", &x->n_rx_routes);
     introspect_add_counter(is, "xmpp_tx_items", "route items sent to agents", &x->n_tx_items);
 }

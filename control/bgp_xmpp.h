@@ -11,8 +11,11 @@
  *     inet6, evpn): next hop the agent's address, its label, source RD agent-IP:instance-id,
  *     tunnel encapsulation, router MAC, security group, MAC mobility extended communities,
  *     communities, local preference and MED (derived from the local preference when zero);
- *     bgp_ri replicates it from there.  Label 0, more than one next hop on an inet route, or
- *     a multicast (erm-vpn) route are counted and ignored;
+ *     bgp_ri replicates it from there.  Label 0 or more than one next hop are counted and
+ *     ignored;
+ *   - multicast (erm-vpn) routes make the agent a forwarder of the (G,S) tree of the instance
+ *     (bgp_mcast: degree 4, one label from the agent's block); each forwarder is sent its
+ *     label (source-label) and its olist (parent and children with their labels);
  *   - every change of a route in a subscribed instance goes to the agent, batched per table
  *     and event-loop turn (32 items / 256 retracts per message), with the best path and the
  *     paths tied with it for ECMP as next hops; End-of-RIB follows the first dump;
@@ -22,7 +25,8 @@
  * module through struct bgp_xmpp_config_ops, and bgp_xmpp_send_config carries its <config>
  * messages to the agent.
  *
- * Introspect: /Snh_ShowXmppConnectionReq (agents, state, subscriptions, counters). */
+ * Introspect: /Snh_ShowXmppConnectionReq (agents, state, subscriptions, counters),
+ * /Snh_ShowMulticastManagerReq (?instance=NAME: trees, forwarders, labels, olists). */
 #ifndef CONTRAIL_BGP_XMPP_H
 #define CONTRAIL_BGP_XMPP_H
 
@@ -64,6 +68,7 @@ struct bgp_xmpp {
     uint64_t n_ignored_routes;      /* Published routes not accepted (bad label, ...). */
     uint64_t n_closed_policy;       /* Sessions closed for protocol violations. */
     uint64_t n_tx_items, n_tx_retracts, n_rx_routes;
+    struct bgp_mcast *mcast;        /* Multicast (erm-vpn) trees of the agents. */
 };
 
 /* Starts the XMPP server.  Returns 0 or an errno with a message in ERR. */

@@ -175,6 +175,9 @@ route_json(const struct xmpp_route *r)
         json_array_append_new(nhs, nexthop_json(&r->nh[i]));
     }
     json_object_set_new(j, "nexthops", nhs);
+    if (r->source_label) {
+        json_object_set_new(j, "source_label", json_integer(r->source_label));
+    }
     if (r->n_olist) {
         json_t *ol = json_array();
         for (size_t i = 0; i < r->n_olist; i++) {

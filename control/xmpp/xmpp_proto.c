@@ -1412,6 +1412,14 @@ parse_nlri(struct xmpp_decoder *dec, xmlNode *entry, enum xmpp_family family,
     if (xmpp_route_set_key(r, family, key)) {
         return dec_fail(dec, BAD_FORMAT, "bad %s nlri \"%.80s\"", xmpp_family_name(family), key);
     }
+    if (family == XMPP_FAM_MCAST) {
+        char *sl = child_text(nlri, "source-label");
+        if (sl && !parse_u32(sl, 0xfffff, &r->source_label)) {
+            xfree_str(sl);
+            return dec_fail(dec, BAD_FORMAT, "bad source-label");
+        }
+        xfree_str(sl);
+    }
     *found = true;
     return 0;
 }
@@ -2078,6 +2086,9 @@ encode_entry(struct evbuffer *out, const struct xmpp_route *r)
         inet_ntop(AF_INET, r->group, g, sizeof g);
         inet_ntop(AF_INET, r->source, s, sizeof s);
         evbuffer_add_printf(out, "<group>%s</group><source>%s</source>", g, s);
+        if (r->source_label) {
+            tag_u32(out, "source-label", r->source_label);
+        }
         break;
     }
     default:

@@ -165,6 +165,8 @@ struct xmpp_route {
     uint8_t mac[6];             /* EVPN */
     uint32_t etag;              /* EVPN Ethernet tag */
     uint8_t group[4], source[4];    /* Multicast (IPv4), network order. */
+    uint32_t source_label;          /* Multicast, control -> agent: the agent's label in the
+                                     * tree (<source-label>); 0: none. */
 
     /* Attributes (meaningful for an add or update). */
     struct xmpp_nexthop *nh;

@@ -208,3 +208,73 @@ def test_subcluster_mismatch_refused(env):
     sim.connect("same", control.xmpp_address, hold=9, subcluster="rack1")
     sim.wait_up("same")
     assert "other" not in control.connections()
+
+
+def test_multicast_tree(env):
+    """Agents publishing the broadcast (G,S) of an instance with their label blocks get a
+    degree-4 tree: each its own label from its block and an olist of its neighbours with
+    theirs; when one leaves, it gets a retract and the tree is rebuilt."""
+    control, sim = env()
+    agents = [f"compute{i}" for i in range(1, 7)]
+    up(sim, control, *agents)
+    key = "255.255.255.255,0.0.0.0"
+    blocks = {}
+    for i, a in enumerate(agents):
+        first = 1024 + 2048 * i
+        blocks[a] = (first, first + 2047)
+        sim.publish(a, "mcast", VRF, "255.255.255.255", "0.0.0.0",
+                    nh=f"198.51.100.{11 + i}", label=f"{first}-{first + 2047}", encap="udp")
+
+    def trees():
+        out = {}
+        for a in agents:
+            rs = [r for r in sim.routes(a, VRF) if r["family"] == "mcast" and r["key"] == key]
+            if not rs:
+                return None
+            out[a] = rs[0]
+        return out
+
+    def check(t, members):
+        addr = {f"198.51.100.{11 + agents.index(a)}": a for a in members}
+        label = {a: t[a]["source_label"] for a in members}
+        for a in members:
+            lo, hi = blocks[a]
+            assert lo <= label[a] <= hi, (a, t[a])
+            ol = t[a].get("olist", [])
+            assert 1 <= len(ol) <= 5, t[a]
+            for n in ol:
+                b = addr[n["address"]]
+                assert n["label"] == label[b]              # the neighbour's label
+                back = [m["address"] for m in t[b].get("olist", [])]
+                assert f"198.51.100.{11 + agents.index(a)}" in back   # symmetric
+        return True
+
+    def settled(members, get):
+        t = get()
+        if not t:
+            return None
+        try:
+            return check(t, members)
+        except (AssertionError, KeyError):
+            return None     # between two updates; the poll tries again
+
+    poll(lambda: settled(agents, trees), 10, "a consistent tree")
+    check(trees(), agents)
+    tree = control.get("/Snh_ShowMulticastManagerReq", instance=VRF)
+    assert "198.51.100.11" in str(tree)
+
+    # compute1 leaves: it is retracted, the others form a tree without it.
+    sim.retract("compute1", "mcast", VRF, "255.255.255.255", "0.0.0.0")
+    sim.wait_no_route("compute1", VRF, key)
+    rest = agents[1:]
+
+    def rebuilt():
+        t = {}
+        for a in rest:
+            rs = [r for r in sim.routes(a, VRF) if r["family"] == "mcast"]
+            if not rs or any(n["address"] == "198.51.100.11" for n in rs[0].get("olist", [])):
+                return None
+            t[a] = rs[0]
+        return t
+    poll(lambda: settled(rest, rebuilt), 10, "the tree without compute1")
+    check(rebuilt(), rest)
