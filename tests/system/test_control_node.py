@@ -471,3 +471,40 @@ def test_ibgp_auto_mesh(api, cluster):
     finally:
         api.update("global-system-config", gsc["uuid"], {"ibgp_auto_mesh": True})
     wait_peer_up(cn1, cn2.hostip)
+
+
+def test_gateway_over_ebgp(api, cluster):
+    """A gateway in another AS: the agent's route reaches it with our AS prepended and
+    without LOCAL_PREF; its route comes back into the instance."""
+    t = api.project()
+    vn, ri = network(api, t, "red", targets=["target:64512:401"])
+    cn = cluster.control()
+    ip = next_ip()
+    gw = GoBGP(cluster.tmp / "ebgp", peer_port=cn.bgp_port, asn=64600, peer_as=64512,
+               address=ip, neighbor=cn.hostip, router_id=ip,
+               families=("l3vpn-ipv4-unicast",))
+    cluster.bgp_router(unique("ext"), {"router_type": "router", "vendor": "test",
+                                       "autonomous_system": 64600, "identifier": ip,
+                                       "address": ip, "port": gw.port, "hold_time": 30,
+                                       "address_families": {"family": ["inet-vpn"]}},
+                       [cn.name])
+    cluster._start(gw)
+    poll(gw.established, CONVERGE, "eBGP session")
+    wait_instance(cn, ri)
+    sim = cluster.sim()
+    sim.connect("compute1", cn.xmpp_address, hold=9)
+    sim.wait_up("compute1")
+    sim.subscribe("compute1", ri, 6)
+    sim.publish("compute1", "inet", ri, "203.0.113.6/32", nh="198.51.100.11", label=60,
+                encap="udp")
+    r = poll(lambda: gw.rib("vpnv4").get("198.51.100.11:6:203.0.113.6/32"), CONVERGE,
+             "the agent's route over eBGP")[0]
+    attrs = {a["type"]: a for a in r["attrs"]}
+    assert attrs[2]["as_paths"][0]["asns"] == [64512], attrs[2]
+    assert 5 not in attrs                       # no LOCAL_PREF towards another AS
+    gw.cli("global", "rib", "-a", "vpnv4", "add", "203.0.113.96/27", "label", "600", "rd",
+           "64600:1", "rt", "64512:401", "nexthop", "198.51.100.60")
+    got = sim.wait_route("compute1", ri, "203.0.113.96/27", timeout=CONVERGE)
+    assert got["nexthops"][0]["address"] == "198.51.100.60"
+    paths = cn.routes("bgp.l3vpn.0")["64600:1:203.0.113.96/27"]
+    assert paths[0]["as_path"] == [64600]
