@@ -16,6 +16,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 import requests
 
 from conftest import BUILD_DIR, ApiServer, Client, _live, _live_lock, free_port, poll, tail
@@ -190,3 +191,51 @@ class SchemaTransformer:
         rc = None if self.proc is None else self.proc.poll()
         return (f"--- exit status: {rc}\n--- stdout/stderr:\n"
                 f"{tail(self.out) if self.out else ''}\n--- log:\n{tail(self.log, 60)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures for test modules that run against one config node and schema transformer: import
+# them into the module (from schemautil import node, st, api).
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """A config node (ifmap-server + contrail-api) for the module."""
+    n = ConfigNode(tmp_path_factory.mktemp("config-node"))
+    try:
+        n.start()
+    except Exception:
+        n.stop()
+        raise
+    yield n
+    problems = n.stop()
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+@pytest.fixture(scope="module")
+def st(node, tmp_path_factory):
+    """contrail-schema on the module's config node."""
+    s = SchemaTransformer(tmp_path_factory.mktemp("schema-st"), node).start()
+    yield s
+    problem = s.stop()
+    if problem:
+        pytest.fail(problem + "\n" + s.diagnostics())
+
+
+@pytest.fixture
+def api(node, st):
+    """An API client for one test; fails the test if contrail-schema died meanwhile."""
+    c = node.client()
+    yield c
+    c.close()
+    assert st.alive(), "contrail-schema died\n" + st.diagnostics()
+
+
+def primary_ri(api, vn_uuid):
+    """The primary routing instance of the network (as the API returns it), or None."""
+    vn = api.read("virtual-network", vn_uuid)
+    for ri in vn.get("routing_instances") or []:
+        if ri["to"][-1] == vn["fq_name"][-1]:
+            return api.read("routing-instance", ri["uuid"])
+    return None

@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from conftest import BUILD_DIR, DOMAIN, _live, _live_lock, free_port, poll, tail, unique
-from schemautil import CONVERGE, ConfigNode, SchemaTransformer
+from schemautil import CONVERGE
+from schemautil import node, st, api  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
@@ -136,35 +137,6 @@ class ConfigDump:
                 f"--- stdout:\n{tail(self.out, 30)}")
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    n = ConfigNode(tmp_path_factory.mktemp("ctlcfg-node"))
-    try:
-        n.start()
-    except Exception:
-        n.stop()
-        raise
-    yield n
-    problems = n.stop()
-    if problems:
-        pytest.fail("\n".join(problems))
-
-
-@pytest.fixture(scope="module")
-def st(node, tmp_path_factory):
-    s = SchemaTransformer(tmp_path_factory.mktemp("ctlcfg-st"), node).start()
-    yield s
-    problem = s.stop()
-    if problem:
-        pytest.fail(problem + "\n" + s.diagnostics())
-
-
-@pytest.fixture
-def api(node, st):
-    c = node.client()
-    yield c
-    c.close()
-    assert st.alive(), "contrail-schema died\n" + st.diagnostics()
 
 
 @pytest.fixture
@@ -254,8 +226,9 @@ def test_global_self_and_peers(api, dump_factory):
     assert pmx["auth"] == {"key_type": "md5", "key": "secret"}
     # No session families: ours that the router also has.
     assert pmx["address_families"] == ["route-target", "inet-vpn"]
-    # Routers we do not peer with are not reported.
-    other = bgp_router(api, unique("lone"), control_params("10.9.0.9"))
+    # Routers we do not peer with are not reported (a control node would be: the iBGP
+    # auto-mesh peers every control node of the AS).
+    other = bgp_router(api, unique("lone"), control_params("10.9.0.9", router_type="router"))
 
     # A peer's parameters change.
     api.update("bgp-router", umx, {"bgp_router_parameters": {

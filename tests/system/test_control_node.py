@@ -16,7 +16,7 @@ import pytest
 from conftest import poll, unique
 from controlutil import Control, GoBGP, have_gobgp
 from frrutil import FRR, have_frr
-from schemautil import ConfigNode, SchemaTransformer
+from schemautil import node, st, api, primary_ri  # noqa: F401 (fixtures)
 from xmpputil import AgentSim
 
 pytestmark = [pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
@@ -31,35 +31,6 @@ def next_ip():
     return f"127.0.1.{next(_addr)}"
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    n = ConfigNode(tmp_path_factory.mktemp("cn-node"))
-    try:
-        n.start()
-    except Exception:
-        n.stop()
-        raise
-    yield n
-    problems = n.stop()
-    if problems:
-        pytest.fail("\n".join(problems))
-
-
-@pytest.fixture(scope="module")
-def st(node, tmp_path_factory):
-    s = SchemaTransformer(tmp_path_factory.mktemp("cn-st"), node).start()
-    yield s
-    problem = s.stop()
-    if problem:
-        pytest.fail(problem + "\n" + s.diagnostics())
-
-
-@pytest.fixture
-def api(node, st):
-    c = node.client()
-    yield c
-    c.close()
-    assert st.alive(), "contrail-schema died\n" + st.diagnostics()
 
 
 class Cluster:
@@ -144,12 +115,6 @@ def cluster(tmp_path, node, api):
         pytest.fail("; ".join(problems) + "\n" + "\n".join(x.diagnostics() for x in c.controls))
 
 
-def primary_ri(api, vn_uuid):
-    vn = api.read("virtual-network", vn_uuid)
-    for ri in vn.get("routing_instances") or []:
-        if ri["to"][-1] == vn["fq_name"][-1]:
-            return api.read("routing-instance", ri["uuid"])
-    return None
 
 
 def network(api, project, name=None, targets=()):

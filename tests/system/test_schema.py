@@ -13,6 +13,7 @@ import pytest
 from conftest import DOMAIN, poll, unique
 from discutil import Discovery
 from schemautil import CONVERGE, ConfigNode, SchemaTransformer
+from schemautil import node, st, api, primary_ri  # noqa: F401 (fixtures)
 from zkutil import ZkEnsemble, zookeeper_installed
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
@@ -21,35 +22,6 @@ RT_RE = re.compile(r"^target:(\d+):(\d+)$")
 ANYPORT = {"start_port": 0, "end_port": 65535}
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory):
-    n = ConfigNode(tmp_path_factory.mktemp("schema-node"))
-    try:
-        n.start()
-    except Exception:
-        n.stop()
-        raise
-    yield n
-    problems = n.stop()
-    if problems:
-        pytest.fail("\n".join(problems))
-
-
-@pytest.fixture(scope="module")
-def st(node, tmp_path_factory):
-    s = SchemaTransformer(tmp_path_factory.mktemp("schema-st"), node).start()
-    yield s
-    problem = s.stop()
-    if problem:
-        pytest.fail(problem + "\n" + s.diagnostics())
-
-
-@pytest.fixture
-def api(node, st):
-    c = node.client()
-    yield c
-    c.close()
-    assert st.alive(), "contrail-schema died\n" + st.diagnostics()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -60,12 +32,6 @@ def fq(obj):
     return ":".join(obj["fq_name"])
 
 
-def primary_ri(api, vn_uuid):
-    vn = api.read("virtual-network", vn_uuid)
-    for ri in vn.get("routing_instances") or []:
-        if ri["to"][-1] == vn["fq_name"][-1]:
-            return api.read("routing-instance", ri["uuid"])
-    return None
 
 
 def ri_targets(ri):
