@@ -114,17 +114,31 @@ hmap_next(const struct hmap *h, const struct hmap_node *node)
 uint32_t
 hash_bytes(const void *p, size_t n, uint32_t basis)
 {
+    /* Eight bytes a step (route keys are tens of bytes): multiply-xorshift mixing of each
+     * word into a 64-bit state, then a final avalanche so that the low bits (the bucket
+     * index) mix well. */
     const uint8_t *b = p;
-    uint32_t h = 2166136261u ^ basis;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 16777619u;
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ basis ^ ((uint64_t) n << 32);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        w *= UINT64_C(0xff51afd7ed558ccd);
+        w ^= w >> 32;
+        h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
+        b += 8;
+        n -= 8;
     }
-    /* Final avalanche so that the low bits (the bucket index) mix well. */
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    return h;
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, b, n);
+        w *= UINT64_C(0xff51afd7ed558ccd);
+        w ^= w >> 32;
+        h = (h ^ w) * UINT64_C(0xc4ceb9fe1a85ec53);
+    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    return (uint32_t) h;
 }
 
 uint32_t
