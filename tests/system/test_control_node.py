@@ -473,3 +473,39 @@ def test_gateway_over_ebgp(api, cluster):
     assert got["nexthops"][0]["address"] == "198.51.100.60"
     paths = cn.routes("bgp.l3vpn.0")["64600:1:203.0.113.96/27"]
     assert paths[0]["as_path"] == [64600]
+
+
+def test_survives_ifmap_server_loss(node, api, cluster):
+    """The IF-MAP server dies: the control node keeps its instances, sessions and routes;
+    when it is back, what changed meanwhile reaches the node and nothing else flaps."""
+    t = api.project()
+    keep_vn, keep = network(api, t, "keep")
+    cn1 = cluster.control()
+    cn2 = cluster.control()
+    wait_peer_up(cn1, cn2.hostip)
+    wait_instance(cn1, keep)
+    sim = cluster.sim()
+    sim.connect("compute1", cn1.xmpp_address, hold=9)
+    sim.wait_up("compute1")
+    sim.subscribe("compute1", keep, 1)
+    sim.publish("compute1", "inet", keep, "203.0.113.70/32", nh="198.51.100.11", label=70)
+    # An agent on the other node wants the instance too (route-target filtering: a node
+    # gets only the VPN routes its agents' instances import).
+    sim.connect("compute2", cn2.xmpp_address, hold=9)
+    sim.wait_up("compute2")
+    sim.subscribe("compute2", keep, 2)
+    sim.wait_route("compute2", keep, "203.0.113.70/32", timeout=CONVERGE)
+    flaps = cn1.neighbor(cn2.hostip)["flap_count"]
+
+    node.ifmap.kill()
+    added_vn = t.vn(unique("added"))
+    assert cn1.alive() and cn1.neighbor(cn2.hostip)["state"] == "Established"
+    assert "203.0.113.70/32" in cn2.routes(keep + ".inet.0")
+    node.ifmap.start(same_ports=True)
+
+    added = ":".join(added_vn["fq_name"] + [added_vn["fq_name"][-1]])
+    wait_instance(cn1, added)
+    assert cn1.neighbor(cn2.hostip)["flap_count"] == flaps
+    assert cn1.connections()["compute1"]["state"] == "Established"
+    assert "203.0.113.70/32" in cn2.routes(keep + ".inet.0")
+    sim.wait_route("compute2", keep, "203.0.113.70/32")
