@@ -305,6 +305,20 @@ route_attrs(const struct xsub *s, const struct xmpp_route *r, struct bgp_nlri *n
 
 static void agent_close(struct xagent *, const char *reason);
 
+/* Binds subscription S to its instance (again, when the configuration deleted the instance
+ * and the agent goes on publishing: the instance comes back, unconfigured until the
+ * configuration says otherwise). */
+static void
+sub_bind(struct xsub *s)
+{
+    if (s->ri) {
+        return;
+    }
+    s->ri = bgp_ri_locate(s->a->x->mgr, s->vrf);
+    list_push_back(&xri_of(s->ri)->subs, &s->ri_node);
+    bgp_ri_subscribe(s->a->x->mgr, s->ri);
+}
+
 static void
 publish(struct xagent *a, const struct xmpp_event *ev, bool add)
 {
@@ -340,7 +354,7 @@ publish(struct xagent *a, const struct xmpp_event *ev, bool add)
     if (!route_prefix(r, &n.p) || !s->ri) {
         a->ignored++;
         x->n_ignored_routes++;
-        return;                 /* An instance deleted from config. */
+        return;
     }
     struct bgp_table *t = s->ri->tables[n.p.family];
     if (!add) {
@@ -723,10 +737,9 @@ subscribe(struct xagent *a, const struct xmpp_event *ev)
         s->no_ribout = ev->no_ribout;
         list_init(&s->ri_node);
         hmap_insert(&a->subs, &s->node, hash_string(s->vrf, 0));
-        s->ri = bgp_ri_locate(x->mgr, s->vrf);
-        list_push_back(&xri_of(s->ri)->subs, &s->ri_node);
-        bgp_ri_subscribe(x->mgr, s->ri);
+        sub_bind(s);
     }
+    sub_bind(s);
     dump_sub(s);
     if (!a->eor_sent) {
         struct timeval tv = { .tv_sec = x->cfg.eor_delay_ms / 1000,

@@ -168,13 +168,23 @@ on_instance(void *aux, enum ctl_config_op op, const struct ctl_config_instance *
     }
     if (op == CTL_CONFIG_DELETE) {
         struct bgp_ri *ri = bgp_ri_find(&c->ri, inst->name);
-        if (ri) {
+        if (!ri) {
+            return;
+        }
+        c->n_config_instances--;
+        if (ri->subscribers) {
+            /* As the original: an instance agents still subscribe to stays, without its
+             * configuration, until the last of them unsubscribes. */
+            ri->delete_pending = true;
+            bgp_ri_configure(&c->ri, ri, 0, NULL, NULL, 0, NULL, 0);
+            schedule_resync(c);
+        } else {
             bgp_ri_delete(&c->ri, ri);
-            c->n_config_instances--;
         }
         return;
     }
     struct bgp_ri *ri = bgp_ri_locate(&c->ri, inst->name);
+    ri->delete_pending = false;
     size_t ni, ne;
     uint64_t *imp = parse_targets(inst->import_targets, inst->n_import_targets, &ni);
     uint64_t *exp = parse_targets(inst->export_targets, inst->n_export_targets, &ne);

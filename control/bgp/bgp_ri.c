@@ -528,6 +528,9 @@ bgp_ri_unsubscribe(struct bgp_ri_mgr *m, struct bgp_ri *ri)
 {
     if (ri->subscribers && --ri->subscribers == 0) {
         sync_rtargets(m);
+        if (ri->delete_pending) {
+            bgp_ri_delete(m, ri);
+        }
     }
 }
 

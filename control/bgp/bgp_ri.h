@@ -39,6 +39,8 @@ struct bgp_ri {
     char *name;
     bool master;
     bool deleted;                   /* Being removed: imports nothing. */
+    bool delete_pending;            /* Deleted from config while agents subscribe: goes
+                                     * with the last unsubscribe (bgp_ri_unsubscribe). */
     uint32_t index;                 /* Instance index (RD of its own routes). */
     uint32_t vn_index;              /* virtual-network-network-id; 0: none. */
     char *vn_name;                  /* The virtual network's fq name, or NULL. */
@@ -92,7 +94,8 @@ void bgp_ri_delete(struct bgp_ri_mgr *, struct bgp_ri *);
  * route-target routes. */
 void bgp_ri_mgr_resync(struct bgp_ri_mgr *);
 
-/* An agent subscribed to (or unsubscribed from) RI: keeps the route-target routes. */
+/* An agent subscribed to (or unsubscribed from) RI: keeps the route-target routes.  The last
+ * unsubscribe deletes an instance whose deletion was pending. */
 void bgp_ri_subscribe(struct bgp_ri_mgr *, struct bgp_ri *);
 void bgp_ri_unsubscribe(struct bgp_ri_mgr *, struct bgp_ri *);
 

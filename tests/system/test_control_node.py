@@ -509,3 +509,28 @@ def test_survives_ifmap_server_loss(node, api, cluster):
     assert cn1.connections()["compute1"]["state"] == "Established"
     assert "203.0.113.70/32" in cn2.routes(keep + ".inet.0")
     sim.wait_route("compute2", keep, "203.0.113.70/32")
+
+
+def test_instance_deleted_under_a_subscribed_agent(api, cluster):
+    """The configuration deletes an instance agents still subscribe to: it loses its
+    configuration but stays (the agents' routes with it) until the last agent unsubscribes."""
+    t = api.project()
+    vn, ri = network(api, t, "doomed")
+    cn = cluster.control()
+    wait_instance(cn, ri)
+    sim = cluster.sim()
+    for i, a in enumerate(("compute1", "compute2")):
+        sim.connect(a, cn.xmpp_address, hold=9)
+        sim.wait_up(a)
+        sim.subscribe(a, ri, i + 1)
+    sim.publish("compute1", "inet", ri, "203.0.113.80/32", nh="198.51.100.11", label=80)
+    sim.wait_route("compute2", ri, "203.0.113.80/32")
+    api.delete(f"/virtual-network/{vn['uuid']}")
+    poll(lambda: ri in cn.instances() and not cn.instances()[ri]["import_targets"] or None,
+         CONVERGE, "the instance without its configuration")
+    sim.publish("compute1", "inet", ri, "203.0.113.81/32", nh="198.51.100.11", label=81)
+    sim.wait_route("compute2", ri, "203.0.113.81/32", timeout=CONVERGE)
+    for a in ("compute1", "compute2"):
+        sim.unsubscribe(a, ri)
+    poll(lambda: ri not in cn.instances(), CONVERGE, "the instance gone with its agents")
+    assert all(c["state"] == "Established" for c in cn.connections().values())
