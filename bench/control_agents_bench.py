@@ -128,10 +128,12 @@ def poll_until(cond, timeout, what):
 
 
 def tail(path, n=15):
+    """The last N lines of PATH, less the simulator's "closed locally" ones."""
     try:
-        return "".join(Path(path).read_text(errors="replace").splitlines(True)[-n:])
+        lines = Path(path).read_text(errors="replace").splitlines(True)
     except OSError:
         return ""
+    return "".join([ln for ln in lines if "closed locally" not in ln][-n:])
 
 
 # --- /proc ------------------------------------------------------------------------------------
@@ -250,19 +252,15 @@ class Control(Server):
         return json.loads(body)
 
     def info(self):
-        """Prefixes left in the bench instances' inet tables, XMPP connections, and the bytes
-        lib/mem accounts for."""
+        """Prefixes and routing instances left, XMPP connections, and the bytes lib/mem
+        accounts for."""
         try:
-            tables = self.get("/Snh_ShowRouteSummaryReq")["tables"]
+            summary = self.get("/Snh_ShowRouteSummaryReq")
             conns = self.get("/Snh_ShowXmppConnectionReq")["connections"]
         except (OSError, http.client.HTTPException, ValueError, RuntimeError, KeyError):
             return {}
-        return dict(prefixes=sum(t["prefixes"] for t in tables
-                                 if t["name"].startswith("default-domain:bench:")
-                                 and t["name"].endswith(".inet.0")),
-                    instances=sum(1 for t in tables
-                                  if t["name"].startswith("default-domain:bench:")
-                                  and t["name"].endswith(".inet.0")),
+        return dict(prefixes=summary.get("total_prefixes"),
+                    instances=summary.get("routing_instances"),
                     connections=len(conns), mem_kb=self.accounted_kb())
 
     def accounted_kb(self):
