@@ -314,7 +314,8 @@ class Sampler:
     def _run(self):
         while not self.done.wait(self.interval):
             try:
-                self.samples.append((time.monotonic() - self.t0, cpu_seconds(self.pid) - self.cpu0))
+                self.samples.append((time.monotonic() - self.t0,
+                                     cpu_seconds(self.pid) - self.cpu0))
             except OSError:
                 return
 
@@ -431,7 +432,8 @@ def report(results, kinds, args, out):
     print(f"\n{args.agents} agents, {args.instances} instances, {args.instances_per_agent} "
           f"per agent, {args.routes} routes per agent: {published} routes published, "
           f"{results[kinds[0]]['routes_expected']} deliveries; medians of {args.reps}")
-    head = (f"{'server':<17} | {'up s':>6} {'pub s':>6} {'conv s':>7} {'busy s':>7} | {'CPU s':>6} "
+    head = (f"{'server':<17} | {'up s':>6} {'pub s':>6} {'conv s':>7} {'busy s':>7} | "
+            f"{'CPU s':>6} "
             f"{'cores':>5} | {'RSS0 MB':>7} {'conv MB':>8} {'peak MB':>8} {'left MB':>8} | "
             f"{'agents CPU s':>12}")
     print(head)
@@ -564,8 +566,8 @@ def main():
                 if res["info_after"]:
                     extra = f"; after close {res['info_after']}"
                 log(f"{k:9} rep {rep + 1}/{args.reps}: up {res['up']:.2f} s, converged "
-                    f"{res['converged']:.2f} s (server busy until {res['busy']:.2f} s), CPU {res['cpu']:.2f} s (+{res['cpu_close']:.2f}"
-                    f" s closing), RSS {res['rss_before'] / 1024:.1f} -> "
+                    f"{res['converged']:.2f} s (server busy until {res['busy']:.2f} s), CPU "
+                    f"{res['cpu']:.2f} s (+{res['cpu_close']:.2f} s closing), RSS {res['rss_before'] / 1024:.1f} -> "
                     f"{res['rss_conv'] / 1024:.1f} MB (peak {res['hwm'] / 1024:.1f}, after close "
                     f"{res['rss_after'] / 1024:.1f}), agents CPU {res['sim_cpu']:.2f} s, "
                     f"{res['drops']} session drops{extra}")
