@@ -567,7 +567,8 @@ def main():
                     extra = f"; after close {res['info_after']}"
                 log(f"{k:9} rep {rep + 1}/{args.reps}: up {res['up']:.2f} s, converged "
                     f"{res['converged']:.2f} s (server busy until {res['busy']:.2f} s), CPU "
-                    f"{res['cpu']:.2f} s (+{res['cpu_close']:.2f} s closing), RSS {res['rss_before'] / 1024:.1f} -> "
+                    f"{res['cpu']:.2f} s (+{res['cpu_close']:.2f} s closing), RSS "
+                    f"{res['rss_before'] / 1024:.1f} -> "
                     f"{res['rss_conv'] / 1024:.1f} MB (peak {res['hwm'] / 1024:.1f}, after close "
                     f"{res['rss_after'] / 1024:.1f}), agents CPU {res['sim_cpu']:.2f} s, "
                     f"{res['drops']} session drops{extra}")
