@@ -25,6 +25,9 @@ static MEM_TYPE(mem_xagent, "xmpp_agent");
 static MEM_TYPE(mem_xsub, "xmpp_subscription");
 static MEM_TYPE(mem_xpend, "xmpp_pending");
 
+/* Routes wait in the pending set while more than this is queued for an agent. */
+#define XMPP_OUT_HIGH_WATER (256 * 1024)
+
 /* The XMPP families an instance has, with their tables. */
 static const struct {
     enum bgp_family table;
@@ -51,6 +54,7 @@ struct xagent {
     bool stale;                     /* It has stale paths (restarting). */
     bool config_subscribed;
     bool closed_by_us;              /* We closed the session (no graceful restart). */
+    bool blocked;                   /* Waiting for the output queue to drain. */
     time_t up_since;
     char remote[64];
     uint64_t rx_routes, tx_items, tx_retracts, ignored, flaps;
@@ -403,7 +407,9 @@ pend_add(struct xagent *a, struct xsub *s, struct bgp_table *t, const struct bgp
     e->t = t;
     e->p = *p;
     hmap_insert(&a->pending, &e->node, h);
-    event_active(a->flush_ev, 0, 0);
+    if (!a->blocked) {
+        event_active(a->flush_ev, 0, 0);
+    }
 }
 
 static void
@@ -532,7 +538,98 @@ build_item(struct bgp_xmpp *x, const struct bgp_ri *ri, const struct bgp_table *
     return xr->n_nh > 0;
 }
 
-/* Sends the pending routes of one (subscription, table) group. */
+/* --- Encoded items, shared by the agents --------------------------------------------------- */
+
+/* The <item> (or retract) of a route of an instance table as agents are sent it.  Every
+ * subscriber of the instance gets the same bytes: they are made once per route change
+ * (route_changed drops the entry) and copied to each agent's message. */
+struct xcache {
+    struct hmap_node node;
+    const struct bgp_table *t;
+    struct bgp_prefix p;
+    bool reach;                 /* An item; else a retract. */
+    size_t len;
+    char data[];                /* The <item> element, or the retract key (NUL-terminated). */
+};
+
+static uint32_t
+cache_hash(const struct bgp_table *t, const struct bgp_prefix *p)
+{
+    return hash_bytes(p, sizeof *p, (uint32_t) (uintptr_t) t);
+}
+
+static struct xcache *
+cache_find(const struct bgp_xmpp *x, const struct bgp_table *t, const struct bgp_prefix *p)
+{
+    struct xcache *c;
+    HMAP_FOR_EACH_WITH_HASH (c, node, cache_hash(t, p), &x->cache) {
+        if (c->t == t && !memcmp(&c->p, p, sizeof *p)) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void
+cache_drop(struct bgp_xmpp *x, const struct bgp_table *t, const struct bgp_prefix *p)
+{
+    struct xcache *c = cache_find(x, t, p);
+    if (c) {
+        hmap_remove(&x->cache, &c->node);
+        mem_free(&mem_xpend, c);
+    }
+}
+
+/* Drops every entry (T NULL) or those of table T. */
+static void
+cache_clear(struct bgp_xmpp *x, const struct bgp_table *t)
+{
+    struct xcache *c;
+    HMAP_FOR_EACH_SAFE (c, node, &x->cache) {
+        if (!t || c->t == t) {
+            hmap_remove(&x->cache, &c->node);
+            mem_free(&mem_xpend, c);
+        }
+    }
+}
+
+/* The encoded form of the route at P in table T of instance RI.  A retract is the caller's
+ * to free (mem_free(&mem_xpend, ...)); an item belongs to the cache. */
+static struct xcache *
+cache_get(struct bgp_xmpp *x, const struct bgp_ri *ri, const struct bgp_table *t,
+          const struct bgp_prefix *p)
+{
+    struct xcache *c = cache_find(x, t, p);
+    if (c) {
+        return c;
+    }
+    struct bgp_route *r = bgp_table_find(t, p);
+    struct bgp_route dead = { .p = *p };
+    struct xmpp_route item;
+    bool reach = build_item(x, ri, t, r ? r : &dead, &item);
+    struct evbuffer *b = evbuffer_new();
+    if (reach) {
+        xmpp_encode_item(b, &item);
+    } else {
+        evbuffer_add(b, item.key, strlen(item.key));
+    }
+    size_t len = evbuffer_get_length(b);
+    c = mem_zalloc(&mem_xpend, sizeof *c + len + 1);
+    c->t = t;
+    c->p = *p;
+    c->reach = reach;
+    c->len = len;
+    evbuffer_remove(b, c->data, len);
+    evbuffer_free(b);
+    xmpp_route_clear(&item);
+    if (reach) {
+        hmap_insert(&x->cache, &c->node, cache_hash(t, p));
+    }
+    /* A retract is not kept (the caller frees it): deleted prefixes leave nothing behind. */
+    return c;
+}
+
+/* Sends the pending routes of one (subscription, table) group: at most XMPP_MAX_REACH. */
 static void
 flush_group(struct xagent *a, struct xsub *s, struct bgp_table *t, struct xpend **v, size_t n)
 {
@@ -541,32 +638,46 @@ flush_group(struct xagent *a, struct xsub *s, struct bgp_table *t, struct xpend 
     if (!out || !s->ri) {
         return;
     }
-    struct xmpp_route *items = mem_zalloc(&mem_xpend, n * sizeof *items);
-    const struct xmpp_route **reach = mem_zalloc(&mem_xpend, n * sizeof *reach);
-    const struct xmpp_route **unreach = mem_zalloc(&mem_xpend, n * sizeof *unreach);
+    int k = table_index(t->family);
+    enum xmpp_family xf = fams[k < 0 ? 0 : k].xfam;
+    struct xcache *items[XMPP_MAX_REACH];
     size_t n_reach = 0, n_unreach = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct bgp_route *r = bgp_table_find(t, &v[i]->p);
-        struct bgp_route dead = { .p = v[i]->p };
-        if (build_item(x, s->ri, t, r ? r : &dead, &items[i])) {
-            reach[n_reach++] = &items[i];
-        } else {
-            unreach[n_unreach++] = &items[i];
+    for (size_t i = 0; i < n && i < XMPP_MAX_REACH; i++) {
+        items[i] = cache_get(x, s->ri, t, &v[i]->p);
+    }
+    n = n < XMPP_MAX_REACH ? n : XMPP_MAX_REACH;
+    for (int pass = 0; pass < 2; pass++) {
+        bool want_reach = pass == 0;
+        bool head = false;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i]->reach != want_reach) {
+                continue;
+            }
+            if (!head) {
+                xmpp_encode_items_head(out, a->name, xf, s->vrf);
+                head = true;
+            }
+            if (want_reach) {
+                evbuffer_add(out, items[i]->data, items[i]->len);
+                n_reach++;
+            } else {
+                xmpp_encode_retract(out, items[i]->data);
+                n_unreach++;
+            }
+        }
+        if (head) {
+            xmpp_encode_items_tail(out);
         }
     }
-    int k = table_index(t->family);
-    xmpp_encode_routes(out, a->name, fams[k < 0 ? 0 : k].xfam, s->vrf, reach, n_reach,
-                       unreach, n_unreach);
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i]->reach) {
+            mem_free(&mem_xpend, items[i]);
+        }
+    }
     a->tx_items += n_reach;
     a->tx_retracts += n_unreach;
     x->n_tx_items += n_reach;
     x->n_tx_retracts += n_unreach;
-    for (size_t i = 0; i < n; i++) {
-        xmpp_route_clear(&items[i]);
-    }
-    mem_free(&mem_xpend, items);
-    mem_free(&mem_xpend, reach);
-    mem_free(&mem_xpend, unreach);
 }
 
 static int
@@ -597,19 +708,37 @@ flush_cb(evutil_socket_t fd, short what, void *aux)
         v[i++] = e;
     }
     qsort(v, n, sizeof *v, cmp_pend);
-    for (size_t start = 0; start < n; ) {
-        size_t end = start + 1;
-        while (end < n && v[end]->sub == v[start]->sub && v[end]->t == v[start]->t) {
+    /* Write while the agent's output queue is short; the rest stays pending (one entry a
+     * route, updated in place by later changes) until the queue drains. */
+    size_t done = 0;
+    while (done < n) {
+        if (a->sess && xmpp_session_queued(a->sess) > XMPP_OUT_HIGH_WATER) {
+            a->blocked = true;
+            break;
+        }
+        size_t end = done + 1;
+        while (end < n && end - done < XMPP_MAX_REACH && v[end]->sub == v[done]->sub
+               && v[end]->t == v[done]->t) {
             end++;
         }
-        flush_group(a, v[start]->sub, v[start]->t, v + start, end - start);
-        start = end;
+        flush_group(a, v[done]->sub, v[done]->t, v + done, end - done);
+        done = end;
     }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < done; i++) {
         hmap_remove(&a->pending, &v[i]->node);
         mem_free(&mem_xpend, v[i]);
     }
     mem_free(&mem_xpend, v);
+}
+
+static void
+on_drained(struct xmpp_session *sess, void *aux)
+{
+    struct xagent *a = xmpp_session_user(sess);
+    if (a && a->blocked) {
+        a->blocked = false;
+        event_active(a->flush_ev, 0, 0);
+    }
 }
 
 static void
@@ -618,6 +747,8 @@ route_changed(struct bgp_ri *ri, struct bgp_table *t, struct bgp_route *r, void 
     if (ri->master || !ri->user || table_index(t->family) < 0) {
         return;
     }
+    struct bgp_xmpp *x = aux;
+    cache_drop(x, t, &r->p);
     struct xri *xr = ri->user;
     struct xsub *s;
     LIST_FOR_EACH (s, ri_node, &xr->subs) {
@@ -630,6 +761,12 @@ route_changed(struct bgp_ri *ri, struct bgp_table *t, struct bgp_route *r, void 
 static void
 ri_deleted(struct bgp_ri *ri, void *aux)
 {
+    struct bgp_xmpp *x = aux;
+    for (int f = 0; f < BGP_FAM_N; f++) {
+        if (ri->tables[f]) {
+            cache_clear(x, ri->tables[f]);
+        }
+    }
     struct xri *xr = ri->user;
     if (!xr) {
         return;
@@ -866,6 +1003,7 @@ on_up(struct xmpp_session *sess, void *aux)
     a->sess = sess;
     a->eor_sent = false;
     a->closed_by_us = false;
+    a->blocked = false;
     a->up_since = time(NULL);
     snprintf(a->remote, sizeof a->remote, "%s", xmpp_session_remote(sess));
     xmpp_session_set_user(sess, a);
@@ -942,6 +1080,9 @@ on_down(struct xmpp_session *sess, const char *reason, void *aux)
     if (cond && strcmp(cond, "connection-timeout")) {
         a->closed_by_us = true;
     }
+    if (xmpp_session_peer_closed(sess)) {
+        a->closed_by_us = true;     /* The agent said goodbye: it is not restarting. */
+    }
     if (!x->cfg.gr_helper || hmap_count(&a->subs) == 0 || a->closed_by_us) {
         /* No helper, nothing to keep, or a session we ended for a protocol violation (the
          * agent is not restarting): the paths go now. */
@@ -977,6 +1118,7 @@ static const struct xmpp_session_hooks hooks = {
     .event = on_event,
     .down = on_down,
     .connect_failed = on_connect_failed,
+    .drained = on_drained,
 };
 
 /* --- Multicast ---------------------------------------------------------------------------- */
@@ -1044,6 +1186,7 @@ bgp_xmpp_open(struct bgp_xmpp *x, struct event_base *base, struct bgp_ri_mgr *mg
         x->cfg.eor_delay_ms = 1000;
     }
     hmap_init(&x->agents);
+    hmap_init(&x->cache);
     /* Agents may be configured with a shorter hold time than ours (there is no
      * negotiation): keepalives go out at least every 3 s, which keeps any hold time of 9 s
      * or more alive, at 2 bytes a time. */
@@ -1100,6 +1243,8 @@ bgp_xmpp_close(struct bgp_xmpp *x)
     }
     bgp_mcast_destroy(x->mcast);
     x->mcast = NULL;
+    cache_clear(x, NULL);
+    hmap_destroy(&x->cache);
 }
 
 void

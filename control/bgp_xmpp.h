@@ -69,6 +69,7 @@ struct bgp_xmpp {
     uint64_t n_closed_policy;       /* Sessions closed for protocol violations. */
     uint64_t n_tx_items, n_tx_retracts, n_rx_routes;
     struct bgp_mcast *mcast;        /* Multicast (erm-vpn) trees of the agents. */
+    struct hmap cache;              /* Encoded items of instance routes (bgp_xmpp.c). */
 };
 
 /* Starts the XMPP server.  Returns 0 or an errno with a message in ERR. */

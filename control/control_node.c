@@ -177,6 +177,7 @@ on_instance(void *aux, enum ctl_config_op op, const struct ctl_config_instance *
              * configuration, until the last of them unsubscribes. */
             ri->delete_pending = true;
             bgp_ri_configure(&c->ri, ri, 0, NULL, NULL, 0, NULL, 0);
+            ri->configured = false;
             schedule_resync(c);
         } else {
             bgp_ri_delete(&c->ri, ri);

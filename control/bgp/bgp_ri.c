@@ -240,6 +240,7 @@ bgp_ri_configure(struct bgp_ri_mgr *m, struct bgp_ri *ri, uint32_t vn_index,
                  const char *vn_name, const uint64_t *import, size_t n_import,
                  const uint64_t *export, size_t n_export)
 {
+    ri->configured = true;
     ri->vn_index = vn_index;
     mem_free(&mem_bgp_ri, ri->vn_name);
     ri->vn_name = vn_name ? mem_strdup(&mem_bgp_ri, vn_name) : NULL;
@@ -528,7 +529,11 @@ bgp_ri_unsubscribe(struct bgp_ri_mgr *m, struct bgp_ri *ri)
 {
     if (ri->subscribers && --ri->subscribers == 0) {
         sync_rtargets(m);
-        if (ri->delete_pending) {
+        bool empty = true;
+        for (int f = 0; f < BGP_FAM_N && empty; f++) {
+            empty = !ri->tables[f] || !hmap_count(&ri->tables[f]->routes);
+        }
+        if (ri->delete_pending || (!ri->configured && !ri->master && empty)) {
             bgp_ri_delete(m, ri);
         }
     }

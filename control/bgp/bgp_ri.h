@@ -41,6 +41,8 @@ struct bgp_ri {
     bool deleted;                   /* Being removed: imports nothing. */
     bool delete_pending;            /* Deleted from config while agents subscribe: goes
                                      * with the last unsubscribe (bgp_ri_unsubscribe). */
+    bool configured;                /* bgp_ri_configure was called (cleared by the owner
+                                     * when the configuration deletes it). */
     uint32_t index;                 /* Instance index (RD of its own routes). */
     uint32_t vn_index;              /* virtual-network-network-id; 0: none. */
     char *vn_name;                  /* The virtual network's fq name, or NULL. */
@@ -95,7 +97,8 @@ void bgp_ri_delete(struct bgp_ri_mgr *, struct bgp_ri *);
 void bgp_ri_mgr_resync(struct bgp_ri_mgr *);
 
 /* An agent subscribed to (or unsubscribed from) RI: keeps the route-target routes.  The last
- * unsubscribe deletes an instance whose deletion was pending. */
+ * unsubscribe deletes an instance whose deletion was pending, or one that was never
+ * configured (made by a subscription) and holds no route. */
 void bgp_ri_subscribe(struct bgp_ri_mgr *, struct bgp_ri *);
 void bgp_ri_unsubscribe(struct bgp_ri_mgr *, struct bgp_ri *);
 

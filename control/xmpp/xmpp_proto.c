@@ -2219,6 +2219,27 @@ items_head(struct evbuffer *out, const char *to, enum xmpp_family family, const 
     put(out, "'>");
 }
 
+void
+xmpp_encode_items_head(struct evbuffer *out, const char *to, enum xmpp_family family,
+                       const char *vrf)
+{
+    items_head(out, to, family, vrf);
+}
+
+void
+xmpp_encode_items_tail(struct evbuffer *out)
+{
+    put(out, "</items></event></message>");
+}
+
+void
+xmpp_encode_retract(struct evbuffer *out, const char *key)
+{
+    put(out, "<retract id='");
+    xmpp_escape(out, key);
+    put(out, "'/>");
+}
+
 size_t
 xmpp_encode_routes(struct evbuffer *out, const char *to, enum xmpp_family family,
                    const char *vrf, const struct xmpp_route *const *reach, size_t n_reach,

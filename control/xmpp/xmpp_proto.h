@@ -314,6 +314,14 @@ void xmpp_encode_item(struct evbuffer *out, const struct xmpp_route *r);
 size_t xmpp_encode_routes(struct evbuffer *out, const char *to, enum xmpp_family family,
                           const char *vrf, const struct xmpp_route *const *reach, size_t n_reach,
                           const struct xmpp_route *const *unreach, size_t n_unreach);
+/* The pieces of xmpp_encode_routes, for a sender that keeps encoded items (one per route,
+ * shared by the agents it goes to): the message head for table (FAMILY, VRF) to agent TO,
+ * then at most XMPP_MAX_REACH items (xmpp_encode_item) or XMPP_MAX_UNREACH retracts, then
+ * the tail. */
+void xmpp_encode_items_head(struct evbuffer *out, const char *to, enum xmpp_family family,
+                            const char *vrf);
+void xmpp_encode_retract(struct evbuffer *out, const char *key);
+void xmpp_encode_items_tail(struct evbuffer *out);
 /* Control -> agent: one config iq to TO ("/config" added): <config><update>UPDATE_XML
  * </update><delete>DELETE_XML</delete></config>; either may be NULL (block omitted).  The
  * texts are the caller's XML, inserted as they are. */

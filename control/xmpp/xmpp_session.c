@@ -66,6 +66,7 @@ struct xmpp_session {
     bool announced_up;
     struct event *open_timer, *hold_timer, *ka_timer, *retry_timer;
     char sent_condition[48];        /* The stream error we sent last ("" when none). */
+    bool peer_closed;               /* The peer ended the stream (</stream:stream>). */
     unsigned retry_attempts;
     char reason[256];
     struct xmpp_session_stats stats;
@@ -513,6 +514,7 @@ conn_read(struct bufferevent *bev, void *arg)
             } else if (f.type == XMPP_FRAME_STANZA) {
                 handle_stanza(s, &f);
             } else {
+                s->peer_closed = true;
                 session_close(s, NULL, NULL, "peer closed the stream");
             }
         }
@@ -593,6 +595,7 @@ session_attach(struct xmpp_session *s, struct bufferevent *bev)
 {
     s->bev = bev;
     s->sent_condition[0] = '\0';
+    s->peer_closed = false;
     bufferevent_setcb(bev, conn_read, conn_write, conn_event, s);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -855,4 +858,10 @@ const char *
 xmpp_session_sent_condition(const struct xmpp_session *s)
 {
     return s->sent_condition[0] ? s->sent_condition : NULL;
+}
+
+bool
+xmpp_session_peer_closed(const struct xmpp_session *s)
+{
+    return s->peer_closed;
 }

@@ -138,6 +138,8 @@ const char *xmpp_session_last_reason(const struct xmpp_session *);
 /* The condition of the stream error this side sent when it closed the session (a protocol
  * violation, "connection-timeout" for the hold timer, ...), or NULL. */
 const char *xmpp_session_sent_condition(const struct xmpp_session *);
+/* Whether the session ended with the peer's own </stream:stream> (an orderly close). */
+bool xmpp_session_peer_closed(const struct xmpp_session *);
 const struct xmpp_session_stats *xmpp_session_stats(const struct xmpp_session *);
 /* The owner's per-session pointer (NULL until set). */
 void xmpp_session_set_user(struct xmpp_session *, void *user);
