@@ -26,7 +26,7 @@ static MEM_TYPE(mem_xsub, "xmpp_subscription");
 static MEM_TYPE(mem_xpend, "xmpp_pending");
 
 /* Routes wait in the pending set while more than this is queued for an agent. */
-#define XMPP_OUT_HIGH_WATER (256 * 1024)
+#define XMPP_OUT_HIGH_WATER (64 * 1024)
 
 /* The XMPP families an instance has, with their tables. */
 static const struct {
@@ -47,6 +47,7 @@ struct xagent {
     struct bgp_source src;
     struct hmap subs;               /* struct xsub, by instance name. */
     struct hmap pending;            /* struct xpend: routes to send. */
+    struct list dirty;              /* struct xsub with routes pending, served in turn. */
     struct event *flush_ev;
     struct event *eor_ev;           /* End-of-RIB to the agent after its first dumps. */
     struct event *gr_ev;            /* Restart time while its paths are stale. */
@@ -69,6 +70,9 @@ struct xsub {
     uint32_t instance_id;
     bool no_ribout;
     bool stale;                     /* From before a restart; not subscribed again yet. */
+    struct list pend[3];            /* struct xpend to send, per table (fams[]), in order. */
+    struct list dirty_node;         /* In xagent.dirty while anything is pending. */
+    bool dirty;
 };
 
 /* Per-instance state: its subscribers. */
@@ -78,10 +82,11 @@ struct xri {
 
 /* A route of a subscribed instance to send to the agent. */
 struct xpend {
-    struct hmap_node node;
+    struct hmap_node node;          /* In xagent.pending (no route twice). */
+    struct list list_node;          /* In its subscription's list for the table. */
     struct xsub *sub;
     struct bgp_table *t;
-    struct bgp_prefix p;
+    struct bgp_route *r;            /* Held (bgp_table_hold) while pending. */
 };
 
 /* --- Helpers ----------------------------------------------------------------------------- */
@@ -387,40 +392,77 @@ publish(struct xagent *a, const struct xmpp_event *ev, bool add)
 /* --- Tables -> agent --------------------------------------------------------------------- */
 
 static uint32_t
-pend_hash(const struct xsub *s, const struct bgp_prefix *p)
+pend_hash(const struct xsub *s, const struct bgp_route *r)
 {
-    return hash_bytes(p, sizeof *p, (uint32_t) (uintptr_t) s);
+    uintptr_t k[2] = { (uintptr_t) s, (uintptr_t) r };
+    return hash_bytes(k, sizeof k, 0);
 }
 
 static void
-pend_add(struct xagent *a, struct xsub *s, struct bgp_table *t, const struct bgp_prefix *p)
+pend_add(struct xagent *a, struct xsub *s, struct bgp_table *t, struct bgp_route *r)
 {
-    uint32_t h = pend_hash(s, p);
+    uint32_t h = pend_hash(s, r);
     struct xpend *e;
     HMAP_FOR_EACH_WITH_HASH (e, node, h, &a->pending) {
-        if (e->sub == s && !memcmp(&e->p, p, sizeof *p)) {
-            return;
+        if (e->sub == s && e->r == r) {
+            return;             /* Already waiting: it is sent as the route is then. */
         }
+    }
+    int k = table_index(t->family);
+    if (k < 0) {
+        return;
     }
     e = mem_zalloc(&mem_xpend, sizeof *e);
     e->sub = s;
     e->t = t;
-    e->p = *p;
+    e->r = r;
+    bgp_table_hold(r);
     hmap_insert(&a->pending, &e->node, h);
+    list_push_back(&s->pend[k], &e->list_node);
+    if (!s->dirty) {
+        s->dirty = true;
+        list_push_back(&a->dirty, &s->dirty_node);
+    }
     if (!a->blocked) {
         event_active(a->flush_ev, 0, 0);
     }
 }
 
 static void
-pend_drop_sub(struct xagent *a, const struct xsub *s)
+pend_free(struct xagent *a, struct xpend *e)
 {
-    struct xpend *e;
-    HMAP_FOR_EACH_SAFE (e, node, &a->pending) {
-        if (!s || e->sub == s) {
-            hmap_remove(&a->pending, &e->node);
-            mem_free(&mem_xpend, e);
+    hmap_remove(&a->pending, &e->node);
+    list_remove(&e->list_node);
+    bgp_table_release(e->t, e->r);
+    mem_free(&mem_xpend, e);
+}
+
+/* Forgets what is pending for subscription S. */
+static void
+pend_drop_one(struct xagent *a, struct xsub *s)
+{
+    for (size_t k = 0; k < N_FAMS; k++) {
+        while (!list_is_empty(&s->pend[k])) {
+            pend_free(a, CONTAINER_OF(s->pend[k].next, struct xpend, list_node));
         }
+    }
+    if (s->dirty) {
+        list_remove(&s->dirty_node);
+        s->dirty = false;
+    }
+}
+
+/* Forgets what is pending for S, or for every subscription of A (S NULL). */
+static void
+pend_drop_sub(struct xagent *a, struct xsub *s)
+{
+    if (s) {
+        pend_drop_one(a, s);
+        return;
+    }
+    struct xsub *t;
+    HMAP_FOR_EACH (t, node, &a->subs) {
+        pend_drop_one(a, t);
     }
 }
 
@@ -643,7 +685,7 @@ flush_group(struct xagent *a, struct xsub *s, struct bgp_table *t, struct xpend 
     struct xcache *items[XMPP_MAX_REACH];
     size_t n_reach = 0, n_unreach = 0;
     for (size_t i = 0; i < n && i < XMPP_MAX_REACH; i++) {
-        items[i] = cache_get(x, s->ri, t, &v[i]->p);
+        items[i] = cache_get(x, s->ri, t, &v[i]->r->p);
     }
     n = n < XMPP_MAX_REACH ? n : XMPP_MAX_REACH;
     for (int pass = 0; pass < 2; pass++) {
@@ -680,55 +722,42 @@ flush_group(struct xagent *a, struct xsub *s, struct bgp_table *t, struct xpend 
     x->n_tx_retracts += n_unreach;
 }
 
-static int
-cmp_pend(const void *pa, const void *pb)
-{
-    const struct xpend *a = *(const struct xpend *const *) pa;
-    const struct xpend *b = *(const struct xpend *const *) pb;
-    if (a->sub != b->sub) {
-        return (uintptr_t) a->sub < (uintptr_t) b->sub ? -1 : 1;
-    }
-    if (a->t != b->t) {
-        return (uintptr_t) a->t < (uintptr_t) b->t ? -1 : 1;
-    }
-    return 0;
-}
-
+/* Sends what is pending, a message per subscription and table in turn, while the agent's
+ * output queue is short; the rest waits for the queue to drain (on_drained). */
 static void
 flush_cb(evutil_socket_t fd, short what, void *aux)
 {
     struct xagent *a = aux;
-    size_t n = hmap_count(&a->pending), i = 0;
-    if (!n) {
-        return;
-    }
-    struct xpend **v = mem_zalloc(&mem_xpend, n * sizeof *v);
-    struct xpend *e;
-    HMAP_FOR_EACH (e, node, &a->pending) {
-        v[i++] = e;
-    }
-    qsort(v, n, sizeof *v, cmp_pend);
-    /* Write while the agent's output queue is short; the rest stays pending (one entry a
-     * route, updated in place by later changes) until the queue drains. */
-    size_t done = 0;
-    while (done < n) {
+    while (!list_is_empty(&a->dirty)) {
         if (a->sess && xmpp_session_queued(a->sess) > XMPP_OUT_HIGH_WATER) {
             a->blocked = true;
-            break;
+            return;
         }
-        size_t end = done + 1;
-        while (end < n && end - done < XMPP_MAX_REACH && v[end]->sub == v[done]->sub
-               && v[end]->t == v[done]->t) {
-            end++;
+        struct xsub *s = CONTAINER_OF(a->dirty.next, struct xsub, dirty_node);
+        bool more = false;
+        for (size_t k = 0; k < N_FAMS; k++) {
+            struct xpend *v[XMPP_MAX_REACH];
+            size_t n = 0;
+            while (n < XMPP_MAX_REACH && !list_is_empty(&s->pend[k])) {
+                v[n++] = CONTAINER_OF(s->pend[k].next, struct xpend, list_node);
+                list_remove(&v[n - 1]->list_node);
+                list_init(&v[n - 1]->list_node);
+            }
+            if (n && s->ri) {
+                flush_group(a, s, s->ri->tables[fams[k].table], v, n);
+            }
+            for (size_t i = 0; i < n; i++) {
+                pend_free(a, v[i]);
+            }
+            more |= !list_is_empty(&s->pend[k]);
         }
-        flush_group(a, v[done]->sub, v[done]->t, v + done, end - done);
-        done = end;
+        list_remove(&s->dirty_node);
+        if (more) {
+            list_push_back(&a->dirty, &s->dirty_node);     /* Its turn again later. */
+        } else {
+            s->dirty = false;
+        }
     }
-    for (i = 0; i < done; i++) {
-        hmap_remove(&a->pending, &v[i]->node);
-        mem_free(&mem_xpend, v[i]);
-    }
-    mem_free(&mem_xpend, v);
 }
 
 static void
@@ -753,7 +782,7 @@ route_changed(struct bgp_ri *ri, struct bgp_table *t, struct bgp_route *r, void 
     struct xsub *s;
     LIST_FOR_EACH (s, ri_node, &xr->subs) {
         if (!s->no_ribout && !s->stale && s->a->sess) {
-            pend_add(s->a, s, t, &r->p);
+            pend_add(s->a, s, t, r);
         }
     }
 }
@@ -795,7 +824,7 @@ dump_sub(struct xsub *s)
         if (t) {
             BGP_TABLE_FOR_EACH (r, t) {
                 if (r->best) {
-                    pend_add(s->a, s, t, &r->p);
+                    pend_add(s->a, s, t, r);
                 }
             }
         }
@@ -873,6 +902,9 @@ subscribe(struct xagent *a, const struct xmpp_event *ev)
         s->instance_id = ev->instance_id;
         s->no_ribout = ev->no_ribout;
         list_init(&s->ri_node);
+        for (size_t k = 0; k < N_FAMS; k++) {
+            list_init(&s->pend[k]);
+        }
         hmap_insert(&a->subs, &s->node, hash_string(s->vrf, 0));
         sub_bind(s);
     }
@@ -995,6 +1027,7 @@ on_up(struct xmpp_session *sess, void *aux)
         a->src.xmpp = true;
         hmap_init(&a->subs);
         hmap_init(&a->pending);
+        list_init(&a->dirty);
         a->flush_ev = event_new(x->base, -1, 0, flush_cb, a);
         a->eor_ev = evtimer_new(x->base, eor_cb, a);
         a->gr_ev = evtimer_new(x->base, gr_timeout, a);

@@ -163,6 +163,21 @@ bgp_table_find(const struct bgp_table *t, const struct bgp_prefix *p)
     return NULL;
 }
 
+void
+bgp_table_hold(struct bgp_route *r)
+{
+    r->holds++;
+}
+
+void
+bgp_table_release(struct bgp_table *t, struct bgp_route *r)
+{
+    if (--r->holds == 0 && !r->paths && !r->repl) {
+        hmap_remove(&t->routes, &r->node);
+        mem_free(&mem_bgp_route, r);
+    }
+}
+
 struct bgp_path *
 bgp_route_path(const struct bgp_route *r, const struct bgp_source *src,
                const struct bgp_route *origin)
@@ -273,7 +288,7 @@ route_reselect(struct bgp_table *t, struct bgp_route *r, bool force)
     if (changed && t->rib->changed) {
         t->rib->changed(t, r, t->rib->aux);
     }
-    if (!r->paths && !r->repl) {
+    if (!r->paths && !r->repl && !r->holds) {
         hmap_remove(&t->routes, &r->node);
         mem_free(&mem_bgp_route, r);
     }

@@ -70,6 +70,8 @@ struct bgp_route {
     struct bgp_path *best;
     struct bgp_repl *repl;      /* Owned by bgp_ri: secondary paths made from this route. */
     uint64_t advertised;        /* Bit N: advertised to the BGP peer with index N. */
+    uint32_t holds;             /* References from senders (bgp_table_hold): a route with
+                                 * no path stays until they are released. */
 };
 
 struct bgp_rib;
@@ -126,6 +128,10 @@ size_t bgp_table_withdraw_source(struct bgp_table *, const struct bgp_source *sr
 size_t bgp_table_mark_stale(struct bgp_table *, const struct bgp_source *src);
 
 struct bgp_route *bgp_table_find(const struct bgp_table *, const struct bgp_prefix *);
+/* Keeps R (even once it has no path) until the matching bgp_table_release, which frees it
+ * if it has no path left by then.  For senders that queue routes rather than prefixes. */
+void bgp_table_hold(struct bgp_route *);
+void bgp_table_release(struct bgp_table *, struct bgp_route *);
 /* The primary path of SRC in R, or NULL. */
 struct bgp_path *bgp_route_path(const struct bgp_route *, const struct bgp_source *src,
                                 const struct bgp_route *origin);
