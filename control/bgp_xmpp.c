@@ -811,6 +811,14 @@ ri_deleted(struct bgp_ri *ri, void *aux)
     ri->user = NULL;
 }
 
+/* The names agents are sent (virtual-network, from the origin VN index) may have changed:
+ * items are encoded again. */
+static void
+ri_vn_changed(struct bgp_ri *ri, void *aux)
+{
+    cache_clear(aux, NULL);
+}
+
 /* Queues every route of the instance for the agent (initial dump). */
 static void
 dump_sub(struct xsub *s)
@@ -1241,7 +1249,7 @@ bgp_xmpp_open(struct bgp_xmpp *x, struct event_base *base, struct bgp_ri_mgr *mg
                                   .aux = x };
     x->mcast = bgp_mcast_create(base, &mops);
     struct bgp_ri_listener l = { .route_changed = route_changed, .ri_deleted = ri_deleted,
-                                 .aux = x };
+                                 .ri_vn_changed = ri_vn_changed, .aux = x };
     bgp_ri_mgr_add_listener(mgr, &l);
     LOG_NOTICE("XMPP listening on %s port %d", cfg->address ? cfg->address : "*",
                bgp_xmpp_port(x));

@@ -93,6 +93,9 @@ daemon_finish(struct daemon *d)
         event_free(d->sigint);
     }
     if (d->base) {
+        /* Objects freed on the way out may leave deferred work (a TLS bufferevent freed
+         * with callbacks queued is only released when they run): one last pass runs it. */
+        event_base_loop(d->base, EVLOOP_NONBLOCK);
         event_base_free(d->base);
     }
     conf_destroy(d->conf);

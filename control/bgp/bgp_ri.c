@@ -241,9 +241,16 @@ bgp_ri_configure(struct bgp_ri_mgr *m, struct bgp_ri *ri, uint32_t vn_index,
                  const uint64_t *export, size_t n_export)
 {
     ri->configured = true;
+    bool vn_changed = ri->vn_index != vn_index
+        || (!ri->vn_name != !vn_name) || (vn_name && strcmp(ri->vn_name, vn_name));
     ri->vn_index = vn_index;
     mem_free(&mem_bgp_ri, ri->vn_name);
     ri->vn_name = vn_name ? mem_strdup(&mem_bgp_ri, vn_name) : NULL;
+    for (int i = 0; vn_changed && i < m->n_listeners; i++) {
+        if (m->listeners[i].ri_vn_changed) {
+            m->listeners[i].ri_vn_changed(ri, m->listeners[i].aux);
+        }
+    }
     mem_free(&mem_bgp_ri, ri->import_rts);
     mem_free(&mem_bgp_ri, ri->export_rts);
     ri->import_rts = dup_u64(import, n_import);

@@ -60,6 +60,8 @@ struct bgp_ri_listener {
     void (*route_changed)(struct bgp_ri *, struct bgp_table *, struct bgp_route *, void *aux);
     /* RI is about to be freed: drop every reference to it and its tables. */
     void (*ri_deleted)(struct bgp_ri *, void *aux);
+    /* RI's virtual network (name or index) changed: what names it must be redone. */
+    void (*ri_vn_changed)(struct bgp_ri *, void *aux);
     void *aux;
 };
 

@@ -16,7 +16,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import ApiServer, describe
+from conftest import ApiServer, describe, poll
 from discutil import DiscClient, Discovery, Hammer, elapsed_since, sid, wait_until
 from zkutil import ZkEnsemble, mode, zookeeper_installed
 
@@ -95,9 +95,10 @@ def test_publish_through_one_server_subscribe_through_the_other(pair):
     stype = utype("xmpp-server")
     c1 = ca.publish(stype, info(1))
     c2 = cb.publish(stype, info(2))
-    # Both servers list both publishers.
+    # Both servers list both publishers (the other server learns of a publish through its
+    # ZooKeeper watch, a moment later).
     for c in (ca, cb):
-        assert set(c.service_map(stype)) == {c1, c2}
+        poll(lambda: set(c.service_map(stype)) == {c1, c2}, 10, "both publishers listed")
     ans = cb.subscribe(stype, "compute1:contrail-vrouter-agent:0", 2)
     assert {e["@publisher-id"] for e in ans[stype]} == {sid(c1), sid(c2)}, ans
     assert {e["ip-address"] for e in ans[stype]} == {"10.1.0.1", "10.1.0.2"}
