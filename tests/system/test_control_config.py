@@ -84,11 +84,13 @@ class ConfigDump:
         return r.json()
 
     def events(self):
+        """The complete lines written so far (the tool may be in the middle of one)."""
         out = []
         with open(self.out, "rb") as f:
-            for line in f.read().decode().splitlines():
-                if line.strip():
-                    out.append(json.loads(line))
+            text = f.read().decode("utf-8", "replace")
+        for line in text.split("\n")[:-1]:
+            if line.strip():
+                out.append(json.loads(line))
         return out
 
     def new_events(self):
