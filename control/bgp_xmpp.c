@@ -883,6 +883,12 @@ eor_cb(evutil_socket_t fd, short what, void *aux)
     struct evbuffer *out = a->sess ? xmpp_session_output(a->sess) : NULL;
     if (out && !a->eor_sent) {
         flush_cb(-1, 0, a);
+        if (!list_is_empty(&a->dirty)) {
+            /* The dump is still waiting for the agent to read: End-of-RIB after it. */
+            struct timeval tv = { .tv_sec = 0, .tv_usec = 100000 };
+            evtimer_add(a->eor_ev, &tv);
+            return;
+        }
         xmpp_encode_eor(out, XMPP_CONTROL_JID, a->name);
         a->eor_sent = true;
     }
