@@ -278,3 +278,18 @@ def test_multicast_tree(env):
         return t
     poll(lambda: settled(rest, rebuilt), 10, "the tree without compute1")
     check(rebuilt(), rest)
+
+
+def test_orderly_close_and_instance_lifetime(env):
+    """An agent that ends its stream is not restarting: its routes go at once.  An instance
+    that only subscriptions made goes with the last one."""
+    control, sim = env()
+    up(sim, control, "compute1", "compute2")
+    sim.publish("compute1", "inet", VRF, "203.0.113.90/32", nh="198.51.100.11", label=90)
+    sim.wait_route("compute2", VRF, "203.0.113.90/32")
+    sim.close("compute1")
+    sim.wait_no_route("compute2", VRF, "203.0.113.90/32")
+    assert "compute1" not in control.connections()
+    assert VRF in control.instances()
+    sim.unsubscribe("compute2", VRF)
+    poll(lambda: VRF not in control.instances(), 10, "the instance gone")
