@@ -42,27 +42,25 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchutil  # noqa: E402
+from benchutil import (CLK_TCK, cpu_seconds, free_port, poll_until, rss_kb,  # noqa: E402
+                       stop, stop_all)
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ASN = 64512
 RECEIVER_ID = "10.0.0.1"
 FEEDER_ID = "10.0.0.2"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 START_TIMEOUT = 20.0
 
-_live = []          # Popen objects to kill on the way out
+_live = benchutil.live
 
 
-def log(msg):
-    print(f"[ctlbench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = benchutil.logger("ctlbench")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def spawn(cmd, workdir, logname, pipe=False):
@@ -76,34 +74,10 @@ def spawn(cmd, workdir, logname, pipe=False):
     return proc
 
 
-def stop(proc, grace=10.0):
-    """SIGTERM, then SIGKILL after GRACE seconds; by PID only."""
-    if proc is None:
-        return
-    if proc.poll() is None:
-        try:
-            proc.terminate()
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc in _live:
-        _live.remove(proc)
 
 
-def stop_all():
-    for proc in list(_live):
-        stop(proc, grace=3.0)
 
 
-def poll_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def tail(path, n=15):
@@ -115,16 +89,8 @@ def tail(path, n=15):
 
 # --- /proc ------------------------------------------------------------------------------------
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * PAGE_KB
 
 
-def cpu_seconds(pid):
-    """utime + stime of the whole process (every thread, dead ones included)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 # --- receivers --------------------------------------------------------------------------------
